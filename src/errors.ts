@@ -1,0 +1,77 @@
+/**
+ * Base class of every error interlock throws on purpose. Each subclass carries a
+ * stable `code` so callers can branch without parsing messages.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await mutex.acquire({ timeoutMs: 100 });
+ * } catch (err) {
+ *   if (err instanceof InterlockError && err.code === "ELOCKTIMEOUT") retryLater();
+ *   else throw err;
+ * }
+ * ```
+ */
+export class InterlockError extends Error {
+  /** Stable machine-readable code, e.g. `"ELOCKTIMEOUT"`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * A wait for a lock, permit or slot outlived its `timeoutMs`. The waiter was removed
+ * from the queue before this was thrown, so it was never granted.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   using _ = await mutex.acquire({ timeoutMs: 50 });
+ * } catch (err) {
+ *   if (err instanceof LockTimeoutError) console.error(err.message); // "... timed out after 50 ms ..."
+ * }
+ * ```
+ */
+export class LockTimeoutError extends InterlockError {
+  declare readonly code: "ELOCKTIMEOUT";
+  /** The timeout that elapsed, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number, message?: string, options?: ErrorOptions) {
+    super(
+      "ELOCKTIMEOUT",
+      message ??
+        `Timed out after ${timeoutMs} ms waiting for the lock; raise \`timeoutMs\` or find what holds it`,
+      options,
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A wait was cancelled through its `AbortSignal`. `name` is `"AbortError"` (like the DOM
+ * error) and `cause` is the signal's `reason`, so `signal.reason` survives the rejection.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const p = mutex.acquire({ signal: ac.signal });
+ * ac.abort(new Error("user pressed Ctrl-C"));
+ * await p.catch((err) => console.log(err.name, err.cause.message)); // AbortError user pressed Ctrl-C
+ * ```
+ */
+export class AbortError extends InterlockError {
+  declare readonly code: "ABORT_ERR";
+
+  constructor(
+    reason: unknown,
+    message = "The wait was aborted by its signal; nothing was acquired",
+  ) {
+    super("ABORT_ERR", message, { cause: reason });
+    this.name = "AbortError";
+  }
+}

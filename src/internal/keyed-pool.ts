@@ -1,0 +1,77 @@
+import { type HandleFactory, type QueuePool, WaitQueue } from "./wait-queue.js";
+
+/**
+ * A map of wait queues, one per key, created on first use and dropped the moment a
+ * key has neither holder nor waiter, so idle keys cost no memory.
+ */
+export class KeyedPool<K, H> implements QueuePool<H> {
+  readonly queues = new Map<K, WaitQueue<H>>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly makeHandle: HandleFactory<H>,
+  ) {}
+
+  get(key: K): WaitQueue<H> {
+    let q = this.queues.get(key);
+    if (q === undefined) {
+      q = new WaitQueue<H>(this.capacity, this.makeHandle, this, key);
+      this.queues.set(key, q);
+    }
+    return q;
+  }
+
+  drop(queue: WaitQueue<H>): void {
+    if (this.queues.get(queue.key as K) === queue) this.queues.delete(queue.key as K);
+  }
+}
+
+const objectIds = new WeakMap<object, number>();
+const symbolIds = new Map<symbol, number>();
+let nextId = 0;
+
+function identity(key: object | symbol): number {
+  if (typeof key === "symbol") {
+    let id = symbolIds.get(key);
+    if (id === undefined) symbolIds.set(key, (id = nextId++));
+    return id;
+  }
+  let id = objectIds.get(key);
+  if (id === undefined) objectIds.set(key, (id = nextId++));
+  return id;
+}
+
+const typeRank: Record<string, number> = {
+  undefined: 0,
+  boolean: 1,
+  number: 2,
+  bigint: 3,
+  string: 4,
+  symbol: 5,
+  object: 6,
+  function: 6,
+};
+
+/**
+ * A total order over any keys, the same in every caller, so taking several keys in
+ * this order can never deadlock against another caller doing the same.
+ */
+export function compareKeys(a: unknown, b: unknown): number {
+  const ta = a === null ? 0.5 : typeRank[typeof a]!;
+  const tb = b === null ? 0.5 : typeRank[typeof b]!;
+  if (ta !== tb) return ta - tb;
+  if (typeof a === "number" && typeof b === "number") {
+    if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : -1;
+    if (Number.isNaN(b)) return 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  if (ta === 5 || ta === 6) {
+    return identity(a as object) - identity(b as object);
+  }
+  return (a as any) < (b as any) ? -1 : (a as any) > (b as any) ? 1 : 0;
+}
+
+/** The distinct keys (SameValueZero, like `Map`) in canonical order. */
+export function canonicalKeys<K>(keys: Iterable<K>): K[] {
+  return [...new Set(keys)].sort(compareKeys);
+}

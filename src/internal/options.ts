@@ -1,0 +1,45 @@
+/**
+ * How long to wait, and how to give up early. Accepted by every acquire in interlock.
+ *
+ * - `signal`: aborting it rejects the wait with an `AbortError` whose `cause` is
+ *   `signal.reason`; a signal that is already aborted rejects at once.
+ * - `timeoutMs`: rejects the wait with a `LockTimeoutError` after this many
+ *   milliseconds. `0` means "only if free right now"; omitted or `Infinity` means no
+ *   limit.
+ *
+ * Either way the waiter is removed from the queue before the promise rejects and is
+ * never granted afterwards.
+ *
+ * @example
+ * ```ts
+ * const release = await mutex.acquire({ timeoutMs: 5_000, signal: AbortSignal.timeout(10_000) });
+ * ```
+ */
+export interface AcquireOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+export function validateOptions(options: AcquireOptions): void {
+  const { signal, timeoutMs } = options;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
+    throw new RangeError(
+      `Expected \`timeoutMs\` to be a non-negative number of milliseconds, got ${String(timeoutMs)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("Expected `signal` to be an AbortSignal, e.g. `AbortSignal.timeout(1000)`");
+  }
+}
+
+export function validateWeight(weight: unknown, capacity: number, what = "weight"): number {
+  if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 1) {
+    throw new RangeError(`Expected \`${what}\` to be a positive integer, got ${String(weight)}`);
+  }
+  if (weight > capacity) {
+    throw new RangeError(
+      `\`${what}\` ${weight} exceeds the ${capacity} permits in total and could never be granted; lower it or raise the capacity`,
+    );
+  }
+  return weight;
+}

@@ -1,0 +1,82 @@
+import type { WaitQueue } from "./wait-queue.js";
+
+/**
+ * The handle every in-process acquire resolves to. Releasing twice is a no-op: the
+ * permit forgets its queue on the first release, so a stale handle can never free
+ * permits that now belong to somebody else.
+ *
+ * @example
+ * ```ts
+ * const release = await mutex.acquire();
+ * try { await work(); } finally { release.release(); }
+ * // or: using _ = await mutex.acquire();
+ * ```
+ */
+export interface Releaser extends Disposable {
+  /** Gives the lock back. Idempotent. */
+  release(): void;
+}
+
+export class Permit implements Releaser {
+  protected queue: WaitQueue<any> | null;
+
+  constructor(
+    queue: WaitQueue<any>,
+    readonly weight: number,
+  ) {
+    this.queue = queue;
+  }
+
+  /** Whether this handle still holds its permits. */
+  get held(): boolean {
+    return this.queue !== null;
+  }
+
+  release(): void {
+    const q = this.queue;
+    if (q === null) return;
+    this.queue = null;
+    q.release(this.weight);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+export function permitFactory(queue: WaitQueue<Permit>, weight: number): Permit {
+  return new Permit(queue, weight);
+}
+
+/** `acquire` + `try { return await fn() } finally { release() }`, written once. */
+export async function runWith<T>(
+  acquired: Promise<Releaser>,
+  fn: () => T | PromiseLike<T>,
+): Promise<Awaited<T>> {
+  const handle = await acquired;
+  try {
+    return await fn();
+  } finally {
+    handle.release();
+  }
+}
+
+/** Several handles released as one, last taken first. */
+export class ReleaserGroup implements Releaser {
+  #handles: Releaser[] | null;
+
+  constructor(handles: Releaser[]) {
+    this.#handles = handles;
+  }
+
+  release(): void {
+    const hs = this.#handles;
+    if (hs === null) return;
+    this.#handles = null;
+    for (let i = hs.length - 1; i >= 0; i--) hs[i]!.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
