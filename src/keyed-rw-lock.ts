@@ -69,6 +69,11 @@ export class KeyedRWLock<K = string> {
     return isWriteLocked(this.#pool.queues.get(key));
   }
 
+  /** How many callers (readers and writers) are queued for `key`. */
+  waiting(key: K): number {
+    return this.#pool.queues.get(key)?.length ?? 0;
+  }
+
   /** Keys with a holder or a waiter; idle keys are dropped, so this returns to 0. */
   get size(): number {
     return this.#pool.queues.size;

@@ -41,8 +41,9 @@ function identity(key: object | symbol): number {
   return id;
 }
 
+// `undefined` ranks last because Array.prototype.sort puts it last without asking.
 const typeRank: Record<string, number> = {
-  undefined: 0,
+  undefined: 7,
   boolean: 1,
   number: 2,
   bigint: 3,
@@ -57,8 +58,8 @@ const typeRank: Record<string, number> = {
  * this order can never deadlock against another caller doing the same.
  */
 export function compareKeys(a: unknown, b: unknown): number {
-  const ta = a === null ? 0.5 : typeRank[typeof a]!;
-  const tb = b === null ? 0.5 : typeRank[typeof b]!;
+  const ta = a === null ? 0 : typeRank[typeof a]!;
+  const tb = b === null ? 0 : typeRank[typeof b]!;
   if (ta !== tb) return ta - tb;
   if (typeof a === "number" && typeof b === "number") {
     if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : -1;

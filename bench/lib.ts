@@ -1,0 +1,58 @@
+import { Bench } from "tinybench";
+
+/** One contender in a comparison: `fn` performs `ops` operations per call. */
+export interface Contender {
+  name: string;
+  fn: () => unknown;
+  ops?: number;
+  setup?: () => unknown;
+}
+
+export interface Row {
+  name: string;
+  opsPerSec: number;
+}
+
+const quick = process.env.BENCH_QUICK === "1";
+
+/**
+ * Runs every contender of one scenario in the same process, back to back, and prints
+ * ops/s (median sample) with the ratio interlock ÷ peer. The first contender is ours.
+ */
+export async function compare(
+  title: string,
+  contenders: Contender[],
+  { time = quick ? 150 : 600 }: { time?: number } = {},
+): Promise<Row[]> {
+  const bench = new Bench({ time, warmup: true, warmupTime: quick ? 50 : 200 });
+  for (const c of contenders) {
+    bench.add(c.name, c.fn as () => Promise<void>, c.setup ? { beforeAll: c.setup as any } : {});
+  }
+  await bench.run();
+  const rows: Row[] = contenders.map((c) => {
+    const task = bench.getTask(c.name)!;
+    const r = task.result as any;
+    if (r.error) throw r.error;
+    const medianMs: number = r.latency.p50 ?? r.period;
+    return { name: c.name, opsPerSec: ((c.ops ?? 1) * 1000) / medianMs };
+  });
+  printTable(title, rows);
+  return rows;
+}
+
+/** Prints rows as a table; the ratio column is the first row's ops/s ÷ each row's. */
+export function printTable(title: string, rows: Row[], unit = "ops/s"): void {
+  const ours = rows[0]!.opsPerSec;
+  console.log(`\n### ${title}`);
+  console.log(`| contender | ${unit} | interlock ÷ this |`);
+  console.log("|---|---:|---:|");
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${fmt(r.opsPerSec)} | ${(ours / r.opsPerSec).toFixed(2)}× |`);
+  }
+}
+
+export function fmt(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(1);
+}

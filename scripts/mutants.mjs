@@ -1,0 +1,101 @@
+// Breaks one guarantee at a time in a scratch copy of the repo and checks that the
+// in-process test suite notices. `npm run test:mutants`; exits 1 if a mutant survives.
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const tests = [
+  "test/contract.test.ts",
+  "test/mutex.test.ts",
+  "test/semaphore.test.ts",
+  "test/keyed-mutex.test.ts",
+  "test/rw-lock.test.ts",
+  "test/internal",
+  "test/mutex.prop.test.ts",
+  "test/semaphore.prop.test.ts",
+  "test/keyed-mutex.prop.test.ts",
+  "test/rw-lock.prop.test.ts",
+  "test/rw-lock.model.prop.test.ts",
+];
+
+const mutants = [
+  {
+    name: "LIFO queue (newest waiter first)",
+    file: "src/internal/wait-queue.ts",
+    from: "      w.prev = this.tail;\n      this.tail.next = w;\n      this.tail = w;",
+    to: "      w.next = this.head!.next;\n      if (w.next) w.next.prev = w; else this.tail = w;\n      w.prev = this.head;\n      this.head!.next = w;",
+  },
+  {
+    name: "abort/timeout does not unlink the waiter (ghost waiter)",
+    file: "src/internal/wait-queue.ts",
+    from: "    const assigned = w.weight - w.need;\n    this.unlink(w);",
+    to: "    const assigned = 0;",
+  },
+  {
+    name: "reader-preferring RWLock (readers join while readers hold)",
+    file: "src/rw-lock.ts",
+    from: "  readLock(options?: AcquireOptions): Promise<Releaser> {\n",
+    to: "  readLock(options?: AcquireOptions): Promise<Releaser> {\n    if (this.readers > 0) { this.#queue.available--; return Promise.resolve(rwFactory(this.#queue, 1)); }\n",
+  },
+  {
+    name: "tryAcquire barges past queued waiters",
+    file: "src/internal/wait-queue.ts",
+    from: "  tryAcquire(weight: number): H | undefined {\n    if (this.head === null && this.available >= weight) {",
+    to: "  tryAcquire(weight: number): H | undefined {\n    if (this.available >= weight || (this.head !== null && this.head.weight - this.head.need >= weight)) {\n      if (this.head !== null && this.available < weight) { this.head.need += weight; return this.makeHandle(this, weight); }",
+  },
+  {
+    name: "release frees permits twice (no idempotence)",
+    file: "src/internal/permit.ts",
+    from: "    if (q === null) return;\n    this.queue = null;\n    q.release(this.weight);",
+    to: "    if (q === null) return;\n    q.release(this.weight);",
+  },
+  {
+    name: "keyed pool never drops idle keys",
+    file: "src/internal/keyed-pool.ts",
+    from: "    if (this.queues.get(queue.key as K) === queue) this.queues.delete(queue.key as K);",
+    to: "    void queue;",
+  },
+  {
+    name: "acquireMany takes keys in caller order",
+    file: "src/keyed-mutex.ts",
+    from: "canonicalKeys(keys)",
+    to: "[...new Set(keys)]",
+  },
+  {
+    name: "semaphore first-fit (small waiters overtake a large head)",
+    file: "src/internal/wait-queue.ts",
+    from: "      if (n < w.need) {\n        w.need -= n;\n        return;\n      }",
+    to: "      if (n < w.need) {\n        const nx = w.next; if (nx !== null && n >= nx.need) { n -= nx.need; nx.need = 0; this.unlink(nx); nx.resolve(this.makeHandle(this, nx.weight)); continue; }\n        w.need -= n;\n        return;\n      }",
+  },
+];
+
+let survived = 0;
+for (const m of mutants) {
+  const dir = mkdtempSync(join(tmpdir(), "interlock-mutant-"));
+  try {
+    for (const p of ["src", "test", "package.json", "tsconfig.json", "vitest.config.ts"]) {
+      cpSync(join(root, p), join(dir, p), { recursive: true });
+    }
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    const file = join(dir, m.file);
+    const text = readFileSync(file, "utf8");
+    if (!text.includes(m.from)) throw new Error(`mutant "${m.name}" no longer applies`);
+    writeFileSync(file, text.replace(m.from, m.to));
+    const r = spawnSync("npx", ["vitest", "run", "--typecheck.enabled=false", ...tests], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    const failed = (r.stdout + r.stderr).match(/Tests\s+.*?(\d+) failed/)?.[1];
+    const killed = r.status !== 0;
+    if (!killed) survived++;
+    console.log(
+      `${killed ? "killed  " : "SURVIVED"}  ${m.name}${failed ? ` (${failed} tests failed)` : ""}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+process.exit(survived === 0 ? 0 : 1);
