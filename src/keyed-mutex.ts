@@ -8,6 +8,7 @@ import {
   ReleaserGroup,
   runWith,
 } from "./internal/permit.js";
+import { MAX_TIMER_MS } from "./internal/wait-queue.js";
 
 /**
  * One FIFO mutex per key, for locks that belong to a resource (a file by its absolute
@@ -70,6 +71,9 @@ export class KeyedMutex<K = string> {
    */
   acquireMany(keys: Iterable<K>, options?: AcquireOptions): Promise<Releaser> {
     if (options !== undefined) validateOptions(options);
+    if (keys == null || typeof (keys as Iterable<K>)[Symbol.iterator] !== "function") {
+      throw new TypeError("Expected `keys` to be an iterable of keys, e.g. an array");
+    }
     return this.#acquireMany(canonicalKeys(keys), options?.signal, options?.timeoutMs);
   }
 
@@ -86,7 +90,7 @@ export class KeyedMutex<K = string> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = Symbol("timeout");
     const forward = () => controller!.abort(signal!.reason);
-    if (timeoutMs !== undefined && timeoutMs > 0 && timeoutMs !== Number.POSITIVE_INFINITY) {
+    if (timeoutMs !== undefined && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) {
       controller = new AbortController();
       inner = controller.signal;
       signal?.addEventListener("abort", forward, { once: true });

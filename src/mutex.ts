@@ -33,6 +33,7 @@ export class Mutex {
    * @throws {LockTimeoutError} when `timeoutMs` elapses first.
    * @throws {AbortError} when `signal` aborts first (`cause` is `signal.reason`).
    * @throws {RangeError} synchronously, for a negative or NaN `timeoutMs`.
+   * @throws {TypeError} synchronously, when `signal` is not an AbortSignal.
    */
   acquire(options?: AcquireOptions): Promise<Releaser> {
     return this.#queue.acquire(1, options);

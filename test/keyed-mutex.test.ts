@@ -130,3 +130,25 @@ describe("KeyedMutex", () => {
     expect(canonicalKeys([0, -0, 1, 1, "1"])).toEqual([0, 1, "1"]);
   });
 });
+
+describe("KeyedMutex argument errors", () => {
+  it("bad options throw synchronously and leave no key behind", async () => {
+    const km = new KeyedMutex<string>();
+    expect(() => km.acquire("x", { timeoutMs: -1 })).toThrow(RangeError);
+    expect(() => km.acquireMany(["x"], { timeoutMs: Number.NaN })).toThrow(RangeError);
+    expect(() => km.acquireMany(undefined as unknown as string[])).toThrow(TypeError);
+    expect(km.size).toBe(0);
+  });
+
+  it("acquireMany with a timeout too long for setTimeout waits without limit", async () => {
+    const km = new KeyedMutex<string>();
+    const held = await km.acquire("a");
+    const many = track(km.acquireMany(["a"], { timeoutMs: 2 ** 31 }));
+    await new Promise((r) => setTimeout(r, 5)); // a real macrotask: an overflowed timer would fire here
+    expect(many.state).toBe("pending");
+    held.release();
+    await drain();
+    expect(many.state).toBe("fulfilled");
+    many.value!.release();
+  });
+});

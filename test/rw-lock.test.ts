@@ -179,3 +179,12 @@ describe("KeyedRWLock", () => {
     expect(l.size).toBe(1);
   });
 });
+
+describe("KeyedRWLock argument errors", () => {
+  it("bad options throw synchronously and leave no key behind", () => {
+    const l = new KeyedRWLock<string>();
+    expect(() => l.readLock("x", { timeoutMs: Number.NaN })).toThrow(RangeError);
+    expect(() => l.writeLock("x", { signal: "nope" as unknown as AbortSignal })).toThrow(TypeError);
+    expect(l.size).toBe(0);
+  });
+});

@@ -4,8 +4,8 @@
  * - `signal`: aborting it rejects the wait with an `AbortError` whose `cause` is
  *   `signal.reason`; a signal that is already aborted rejects at once.
  * - `timeoutMs`: rejects the wait with a `LockTimeoutError` after this many
- *   milliseconds. `0` means "only if free right now"; omitted or `Infinity` means no
- *   limit.
+ *   milliseconds. `0` means "only if free right now"; omitted, `Infinity` or anything
+ *   above 2^31-1 (about 24.8 days, the most `setTimeout` can hold) means no limit.
  *
  * Either way the waiter is removed from the queue before the promise rejects and is
  * never granted afterwards.

@@ -3,7 +3,7 @@ import type { AcquireOptions } from "./options.js";
 import { validateOptions } from "./options.js";
 
 // setTimeout fires at once (with a warning) above this; a longer wait is "forever".
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Turns granted permits into the handle a primitive hands to its caller. */
 export type HandleFactory<H> = (queue: WaitQueue<H>, weight: number) => H;
@@ -101,7 +101,13 @@ export class WaitQueue<H> {
     let signal: AbortSignal | undefined;
     let timeoutMs: number | undefined;
     if (options !== undefined) {
-      validateOptions(options);
+      try {
+        validateOptions(options);
+      } catch (err) {
+        // A keyed pool may have created this queue just for this call.
+        this.dropIfIdle();
+        throw err;
+      }
       signal = options.signal;
       timeoutMs = options.timeoutMs;
       if (signal?.aborted) {
