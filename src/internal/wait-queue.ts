@@ -13,10 +13,7 @@ export interface QueuePool<H> {
   drop(queue: WaitQueue<H>): void;
 }
 
-/**
- * One waiter in the queue. It is also the abort listener (`handleEvent`), which saves a
- * closure per waiter on the hot path.
- */
+/** One waiter in the queue. */
 class Waiter<H> {
   prev: Waiter<H> | null = null;
   next: Waiter<H> | null = null;
@@ -35,10 +32,39 @@ class Waiter<H> {
   ) {
     this.need = weight;
   }
+}
 
-  handleEvent(): void {
-    this.queue.cancel(this, new AbortError(this.signal!.reason));
+/**
+ * Waiters grouped by the signal they listen to, with one abort listener per signal.
+ * Orchestrators pass one shutdown signal to hundreds of waits; a listener each would
+ * trip Node's MaxListenersExceededWarning at eleven and cost a closure per waiter.
+ */
+interface Watch {
+  waiters: Set<Waiter<any>>;
+  listener: () => void;
+}
+const watches = new WeakMap<AbortSignal, Watch>();
+
+function watch(signal: AbortSignal, w: Waiter<any>): void {
+  let entry = watches.get(signal);
+  if (entry === undefined) {
+    const waiters = new Set<Waiter<any>>();
+    const listener = () => {
+      watches.delete(signal);
+      for (const x of waiters) x.queue.cancel(x, new AbortError(signal.reason));
+    };
+    entry = { waiters, listener };
+    watches.set(signal, entry);
+    signal.addEventListener("abort", listener, { once: true });
   }
+  entry.waiters.add(w);
+}
+
+function unwatch(signal: AbortSignal, w: Waiter<any>): void {
+  const entry = watches.get(signal);
+  if (entry === undefined || !entry.waiters.delete(w) || entry.waiters.size > 0) return;
+  watches.delete(signal);
+  signal.removeEventListener("abort", entry.listener);
 }
 
 function onTimeout<H>(w: Waiter<H>): void {
@@ -142,7 +168,7 @@ export class WaitQueue<H> {
     });
     if (signal !== undefined) {
       w.signal = signal;
-      signal.addEventListener("abort", w, { once: true });
+      watch(signal, w);
     }
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       w.timeoutMs = timeoutMs;
@@ -162,7 +188,15 @@ export class WaitQueue<H> {
       n -= w.need;
       w.need = 0;
       this.unlink(w);
-      w.resolve(this.makeHandle(this, w.weight));
+      if (w.signal?.aborted) {
+        // Its signal fired but our listener has not run yet (a listener registered
+        // earlier on the same signal released a lock first): an aborted waiter is never
+        // granted, so it gives everything back instead.
+        n += w.weight;
+        w.reject(new AbortError(w.signal.reason));
+      } else {
+        w.resolve(this.makeHandle(this, w.weight));
+      }
       w = this.head;
     }
     this.available += n;
@@ -188,7 +222,7 @@ export class WaitQueue<H> {
     else w.next.prev = w.prev;
     w.prev = w.next = null;
     this.length--;
-    if (w.signal !== undefined) w.signal.removeEventListener("abort", w);
+    if (w.signal !== undefined) unwatch(w.signal, w);
     if (w.timer !== undefined) clearTimeout(w.timer);
   }
 

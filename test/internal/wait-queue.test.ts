@@ -144,3 +144,59 @@ describe("WaitQueue", () => {
     expect(pool.queues.size).toBe(0);
   });
 });
+
+describe("WaitQueue and shared signals", () => {
+  it("one signal shared by many waiters adds one listener and cancels them all", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const q = queue(1);
+      const held = await q.acquire(1, undefined);
+      const ac = new AbortController();
+      const ws = Array.from({ length: 50 }, () => track(q.acquire(1, { signal: ac.signal })));
+      expect(q.length).toBe(50);
+      ac.abort("shutdown");
+      expect(q.length).toBe(0);
+      await drain();
+      expect(
+        ws.every((w) => w.state === "rejected" && (w.error as Error).cause === "shutdown"),
+      ).toBe(true);
+      held.release();
+      expect(q.available).toBe(1);
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  it("a waiter whose signal already fired is never granted, even by a release from an earlier abort listener", async () => {
+    const q = queue(1);
+    const ac = new AbortController();
+    const held = await q.acquire(1, undefined);
+    // Registered before the waiter's own listener, so it runs first and releases.
+    ac.signal.addEventListener("abort", () => held.release());
+    const w = track(q.acquire(1, { signal: ac.signal }));
+    const next = track(q.acquire(1, undefined));
+    ac.abort("stop");
+    await drain();
+    expect(w.state).toBe("rejected");
+    expect(next.state).toBe("fulfilled"); // what `w` would have taken went on to `next`
+    next.value!.release();
+    expect(q.available).toBe(1);
+  });
+
+  it("a granted waiter stops listening to its signal", async () => {
+    const q = queue(1);
+    const ac = new AbortController();
+    const held = await q.acquire(1, undefined);
+    const w = track(q.acquire(1, { signal: ac.signal }));
+    held.release();
+    await drain();
+    expect(w.state).toBe("fulfilled");
+    ac.abort();
+    expect(q.available).toBe(0); // the abort did not touch the granted holder
+    w.value!.release();
+    expect(q.available).toBe(1);
+  });
+});
