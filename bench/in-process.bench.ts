@@ -62,7 +62,24 @@ async function uncontended(): Promise<void> {
         for (let i = 0; i < BATCH; i++) (await am.acquire())();
       },
     },
+    {
+      // Not a lock: the floor for any API whose acquire resolves to a handle object.
+      // Resolving a promise with an object costs V8 a `then` lookup that resolving with
+      // `undefined` (await-lock) skips; interlock sits at this floor.
+      name: "reference: await Promise.resolve({release}), no lock",
+      ops: BATCH,
+      fn: async () => {
+        for (let i = 0; i < BATCH; i++) (await Promise.resolve(new FloorHandle())).release();
+      },
+    },
   ]);
+}
+
+class FloorHandle {
+  released = false;
+  release(): void {
+    this.released = true;
+  }
 }
 
 /** `workers` tasks each doing `per` lock/`await Promise.resolve()`/unlock rounds. */
