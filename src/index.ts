@@ -1,10 +1,39 @@
 // The public API, listed explicitly. No logic lives here.
+
+export {
+  AtomicWriteError,
+  type AtomicWriteErrorCode,
+  StateFile,
+  StateFileCorruptError,
+  StateFileInvalidError,
+  type StateFileOptions,
+  type SweepOptions,
+  sweepTempFiles,
+  type UpdateOptions,
+  type WriteFileAtomicOptions,
+  writeFileAtomic,
+} from "./atomic/index.js";
 export { AbortError, InterlockError, LockTimeoutError } from "./errors.js";
+export {
+  acquireFileLock,
+  type FileLockHandle,
+  type FileLockMode,
+  type FileLockOptions,
+  FileLockPathError,
+  type FileLockPathErrorCode,
+  FileLockUnavailableError,
+  type LockHolder,
+  readLockHolder,
+  type TryFileLockOptions,
+  tryAcquireFileLock,
+  withFileLock,
+} from "./file-lock/index.js";
 export type { AcquireOptions } from "./internal/options.js";
 export type { Releaser } from "./internal/permit.js";
 export type { WriteReleaser } from "./internal/rw-handles.js";
 export { KeyedMutex } from "./keyed-mutex.js";
 export { KeyedRWLock } from "./keyed-rw-lock.js";
 export { Mutex } from "./mutex.js";
+export { isProcessAlive, processStartTime } from "./process/index.js";
 export { RWLock } from "./rw-lock.js";
 export { Semaphore, type SemaphoreAcquireOptions } from "./semaphore.js";

@@ -3,7 +3,7 @@ import {
   type AcquireOptions,
   KeyedMutex,
   KeyedRWLock,
-  LockTimeoutError,
+  type LockTimeoutError,
   Mutex,
   type Releaser,
   RWLock,
