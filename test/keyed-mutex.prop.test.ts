@@ -56,9 +56,7 @@ it("per-key exclusion and FIFO, acquireMany deadlock-free, size back to 0", asyn
           handle.release();
           j.finish(id);
         };
-        tasks.forEach((t, id) => void run(id, t));
-        await s.waitIdle();
-        j.expectAllEnded(tasks.length); // nobody is stuck: no deadlock
+        await j.runAll(s, tasks.length, (id) => run(id, tasks[id]!)); // nobody stuck: no deadlock
         for (const pj of perKey.values()) pj.expectFifo();
         expect(km.size).toBe(0);
       },

@@ -28,19 +28,15 @@ it("exclusion, FIFO grants, cancelled waiters never granted, no ghosts", async (
             if (handle === undefined) return j.finish(id);
             expect(queued).toBe(0); // tryAcquire never barges past a queued waiter
           } else {
-            j.arrive(id);
             const ac = new AbortController();
             if (t.kind === "abort") void step(s, `abort ${id}`).then(() => ac.abort(id));
-            try {
-              handle = await m.acquire({
+            handle = await j.take(id, () =>
+              m.acquire({
                 signal: t.kind === "abort" ? ac.signal : undefined,
                 timeoutMs: t.kind === "zero-timeout" ? 0 : undefined,
-              });
-            } catch (err) {
-              j.cancel(id, err);
-              return j.finish(id);
-            }
-            j.grant(id);
+              }),
+            );
+            if (handle === undefined) return;
           }
           holders++;
           expect(holders).toBe(1);
@@ -50,9 +46,7 @@ it("exclusion, FIFO grants, cancelled waiters never granted, no ghosts", async (
           handle.release();
           j.finish(id);
         };
-        tasks.forEach((t, id) => void run(id, t));
-        await s.waitIdle();
-        j.expectAllEnded(tasks.length);
+        await j.runAll(s, tasks.length, (id) => run(id, tasks[id]!));
         j.expectFifo();
         expect(m.isLocked).toBe(false);
         expect(m.waiting).toBe(0);

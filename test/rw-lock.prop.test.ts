@@ -54,20 +54,13 @@ for (const [name, make] of Object.entries(makers)) {
           };
           const run = async (id: number, t: (typeof tasks)[number]) => {
             await step(s, `arrive ${id}`);
-            j.arrive(id);
             const ac = new AbortController();
             if (t.abort) void step(s, `abort ${id}`).then(() => ac.abort());
             const isRead = t.kind === "read";
-            let handle: Releaser;
-            try {
-              handle = isRead
-                ? await l.read({ signal: ac.signal })
-                : await l.write({ signal: ac.signal });
-            } catch (err) {
-              j.cancel(id, err);
-              return j.finish(id);
-            }
-            j.grant(id);
+            let handle = await j.take(id, () =>
+              isRead ? l.read({ signal: ac.signal }) : l.write({ signal: ac.signal }),
+            );
+            if (handle === undefined) return;
             if (isRead) readers++;
             else writers++;
             check();
@@ -85,9 +78,7 @@ for (const [name, make] of Object.entries(makers)) {
             handle.release();
             j.finish(id);
           };
-          tasks.forEach((t, id) => void run(id, t));
-          await s.waitIdle();
-          j.expectAllEnded(tasks.length);
+          await j.runAll(s, tasks.length, (id) => run(id, tasks[id]!));
           j.expectFifo();
           expect(l.idle()).toBe(true);
         },

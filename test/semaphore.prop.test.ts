@@ -32,20 +32,16 @@ it("permits never exceeded, weighted FIFO, cancelled waiters never granted", asy
             if (handle === undefined) return j.finish(id);
             expect(queued).toBe(0);
           } else {
-            j.arrive(id);
             const ac = new AbortController();
             if (t.kind === "abort") void step(s, `abort ${id}`).then(() => ac.abort());
-            try {
-              handle = await sem.acquire({
+            handle = await j.take(id, () =>
+              sem.acquire({
                 weight,
                 signal: ac.signal,
                 timeoutMs: t.kind === "zero-timeout" ? 0 : undefined,
-              });
-            } catch (err) {
-              j.cancel(id, err);
-              return j.finish(id);
-            }
-            j.grant(id);
+              }),
+            );
+            if (handle === undefined) return;
           }
           out += weight;
           expect(out).toBeLessThanOrEqual(capacity);
@@ -54,9 +50,7 @@ it("permits never exceeded, weighted FIFO, cancelled waiters never granted", asy
           handle.release();
           j.finish(id);
         };
-        tasks.forEach((t, id) => void run(id, t));
-        await s.waitIdle();
-        j.expectAllEnded(tasks.length);
+        await j.runAll(s, tasks.length, (id) => run(id, tasks[id]!));
         j.expectFifo();
         expect(sem.available).toBe(capacity);
         expect(sem.waiting).toBe(0);

@@ -36,6 +36,30 @@ export class Journal {
     this.done.add(id);
   }
 
+  /**
+   * Arrives, then waits for `acquire`: returns the handle (recording the grant), or
+   * `undefined` after recording the cancellation and the end of the task.
+   */
+  async take<H>(id: number, acquire: () => Promise<H>): Promise<H | undefined> {
+    this.arrive(id);
+    try {
+      const handle = await acquire();
+      this.grant(id);
+      return handle;
+    } catch (err) {
+      this.cancel(id, err);
+      this.finish(id);
+      return undefined;
+    }
+  }
+
+  /** Starts every task, lets the scheduler run them all, and checks each one ended. */
+  async runAll(s: fc.Scheduler, count: number, run: (id: number) => Promise<void>): Promise<void> {
+    for (let id = 0; id < count; id++) void run(id);
+    await s.waitIdle();
+    this.expectAllEnded(count);
+  }
+
   /** The grants, as positions in arrival order, must be increasing. */
   expectFifo(grants: number[] = this.grants): void {
     const pos = new Map(this.arrivals.map((id, i) => [id, i]));
