@@ -1,29 +1,14 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentedOutput } from "../helpers/examples.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const example = path.join(root, "examples", "keyed-file-rmw.mjs");
-
-/** The `// Output:` block at the end of an example, without its comment prefixes. */
-function documentedOutput(source: string): string {
-  const lines = source.split(/\r?\n/);
-  const start = lines.lastIndexOf("// Output:");
-  if (start === -1) throw new Error(`${example} has no "// Output:" block`);
-  const block = lines
-    .slice(start + 1)
-    .filter((line, i, all) => i < all.length - 1 || line !== "") // the file's final newline
-    .map((line) => {
-      if (!line.startsWith("//"))
-        throw new Error(`Not a comment line in the Output block: ${line}`);
-      return line.replace(/^\/\/ ?/, "");
-    });
-  return `${block.join("\n")}\n`;
-}
 
 describe("examples/keyed-file-rmw.mjs", () => {
   let tmp: string;
@@ -46,12 +31,12 @@ describe("examples/keyed-file-rmw.mjs", () => {
       env: { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp },
     });
     expect(stderr).toBe("");
-    expect(stdout).toBe(documentedOutput(readFileSync(example, "utf8")));
+    expect(stdout).toBe(documentedOutput(example));
     expect(readdirSync(tmp)).toEqual([]);
   });
 
   it("shows lost updates without the lock and none with it", () => {
-    const output = documentedOutput(readFileSync(example, "utf8"));
+    const output = documentedOutput(example);
     const [unlocked, bySpelling, resolved] = output.split("\n\n").slice(1);
     expect(unlocked).toMatch(/updates lost/);
     expect(bySpelling).toMatch(/updates lost/);

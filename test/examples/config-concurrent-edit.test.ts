@@ -1,25 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { documentedOutput } from "../helpers/examples.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const example = path.join(root, "examples", "config-concurrent-edit.ts");
-
-/** The `// Output:` block at the end of the example, without its comment prefixes. */
-function documentedOutput(source: string): string {
-  const lines = source.split(/\r?\n/);
-  const start = lines.lastIndexOf("// Output:");
-  if (start === -1) throw new Error(`${example} has no "// Output:" block`);
-  const block = lines
-    .slice(start + 1)
-    .filter((line, i, all) => i < all.length - 1 || line !== "")
-    .map((line) => line.replace(/^\/\/ ?/, ""));
-  return `${block.join("\n")}\n`;
-}
 
 describe("examples/config-concurrent-edit.ts", () => {
   let tmp: string;
@@ -39,12 +28,12 @@ describe("examples/config-concurrent-edit.ts", () => {
       { cwd: root, env: { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp } },
     );
     expect(stderr).toBe("");
-    expect(stdout).toBe(documentedOutput(readFileSync(example, "utf8")));
+    expect(stdout).toBe(documentedOutput(example));
     expect(readdirSync(tmp).filter((n) => n.startsWith("interlock-config-demo-"))).toEqual([]);
   }, 60_000);
 
   it("documents lost edits without the lock and none with it", () => {
-    const output = documentedOutput(readFileSync(example, "utf8"));
+    const output = documentedOutput(example);
     expect(output).toMatch(/without a lock\):\n {2}edits kept: 1 of 6/);
     expect(output).toMatch(/atomic write\):\n {2}edits kept: 6 of 6\n {2}mode: 0640/);
     expect(output).toMatch(/ESTATECORRUPT/);

@@ -1,22 +1,13 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { useTempDir } from "./helpers.js";
+import { useTempDir } from "../file-lock/helpers.js";
+import { documentedOutput } from "../helpers/examples.js";
 
 const example = fileURLToPath(new URL("../../examples/cli-single-instance.ts", import.meta.url));
 const tempDir = useTempDir();
-
-/** The `// Output:` block at the end of the example, without comment prefixes. */
-function documentedOutput(): string {
-  const lines = readFileSync(example, "utf8").trimEnd().split("\n");
-  return lines
-    .slice(lines.lastIndexOf("// Output:") + 1)
-    .map((l) => l.replace(/^\/\/ ?/, ""))
-    .join("\n");
-}
 
 function start(args: string[], env: NodeJS.ProcessEnv) {
   const proc = spawn(process.execPath, ["--import", "tsx", example, ...args], {
@@ -44,7 +35,7 @@ describe("examples/cli-single-instance.ts", () => {
         .replace(`pid ${first.proc.pid} `, "pid <pid> ")
         .replace(` on ${hostname()} `, " on <host> ")
         .replace(/for \d+ s$/, "for <n> s");
-      expect(normalized).toBe(documentedOutput());
+      expect(normalized).toBe(documentedOutput(example).trimEnd());
     } finally {
       first.proc.kill("SIGKILL");
       await first.exited;
