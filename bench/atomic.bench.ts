@@ -1,8 +1,3 @@
-// Atomic persistence: interlock's writeFileAtomic against write-file-atomic, atomically,
-// steno and plain fs.promises.writeFile (1 KiB and 1 MiB, fsync on), then StateFile.update
-// throughput in 1 and 4 processes against proper-lockfile + write-file-atomic.
-import { fork } from "node:child_process";
-import { once } from "node:events";
 import { constants, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import fsp from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,7 +7,7 @@ import { Writer as StenoWriter } from "steno";
 import writeFileAtomicPeer from "write-file-atomic";
 import { writeFileAtomic } from "../src/atomic/index.js";
 import { io } from "../src/atomic/io.js";
-import { type Contender, printTable, type Row } from "./lib.js";
+import { type Contender, printTable, type Row, timeChildren } from "./lib.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const ROUNDS = quick ? 1 : 3;
@@ -126,19 +121,7 @@ async function writes(dir: string): Promise<void> {
 async function updates(dir: string, contender: string, processes: number, round: number) {
   const path = join(dir, `state-${contender}-${processes}-${round}.json`);
   const fixture = new URL("./fixtures/atomic-state-update.ts", import.meta.url);
-  const children = Array.from({ length: processes }, () =>
-    fork(fixture, [contender, path, String(UPDATES)], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    }),
-  );
-  await Promise.all(children.map((c) => once(c, "message")));
-  const started = performance.now();
-  const done = children.map((c) => once(c, "message"));
-  for (const c of children) c.send("go");
-  await Promise.all(done);
-  const ms = performance.now() - started;
-  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
+  const ms = await timeChildren(fixture, [contender, path, String(UPDATES)], processes);
   const n = (JSON.parse(readFileSync(path, "utf8")) as { n: number }).n;
   if (n !== processes * UPDATES) {
     throw new Error(`${contender}: state says ${n} updates, expected ${processes * UPDATES}`);

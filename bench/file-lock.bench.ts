@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { acquireFileLock } from "../src/file-lock/index.js";
-import { compare, printTable, type Row } from "./lib.js";
+import { compare, printTable, type Row, timeChildren } from "./lib.js";
 
 const require = createRequire(import.meta.url);
 const fsx = require("fs-ext") as typeof import("fs-ext");
@@ -91,19 +91,11 @@ async function contended(dir: string, contender: string, round: number): Promise
   const counterPath = join(dir, `${contender}-${round}.counter`);
   writeFileSync(counterPath, "0");
   const fixture = new URL("./fixtures/file-lock-increment.ts", import.meta.url);
-  const children = Array.from({ length: PROCESSES }, () =>
-    fork(fixture, [contender, lockPath, counterPath, String(INCREMENTS)], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    }),
+  const ms = await timeChildren(
+    fixture,
+    [contender, lockPath, counterPath, String(INCREMENTS)],
+    PROCESSES,
   );
-  await Promise.all(children.map((c) => once(c, "message")));
-  const started = performance.now();
-  const done = children.map((c) => once(c, "message"));
-  for (const c of children) c.send("go");
-  await Promise.all(done);
-  const ms = performance.now() - started;
-  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
   const total = Number(readFileSync(counterPath, "utf8").trim());
   if (total !== PROCESSES * INCREMENTS) {
     throw new Error(`${contender}: counter is ${total}, expected ${PROCESSES * INCREMENTS}`);

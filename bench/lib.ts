@@ -1,3 +1,5 @@
+import { fork } from "node:child_process";
+import { once } from "node:events";
 import { Bench } from "tinybench";
 
 /** One contender in a comparison: `fn` performs `ops` operations per call. */
@@ -55,4 +57,26 @@ export function fmt(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
   return n.toFixed(1);
+}
+
+/**
+ * Forks `count` children running a bench fixture with `args`, waits until each says it is
+ * ready (one IPC message), starts them together with "go", and returns the milliseconds
+ * until each has reported done (a second message). Start-up is not timed.
+ */
+export async function timeChildren(fixture: URL, args: string[], count: number): Promise<number> {
+  const children = Array.from({ length: count }, () =>
+    fork(fixture, args, {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    }),
+  );
+  await Promise.all(children.map((c) => once(c, "message")));
+  const started = performance.now();
+  const done = children.map((c) => once(c, "message"));
+  for (const c of children) c.send("go");
+  await Promise.all(done);
+  const ms = performance.now() - started;
+  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
+  return ms;
 }
