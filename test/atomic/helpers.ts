@@ -1,7 +1,5 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdir } from "node:fs/promises";
 
 /** Runs `test/fixtures/<name>.ts` under tsx and collects its output. */
 export function runFixture(
@@ -71,12 +69,6 @@ export function waitForLine(
       reject(new Error(`fixture exited (${code ?? signal}) before printing the expected line`)),
     );
   });
-}
-
-/** A fresh directory under the OS temp dir, removed by the returned function. */
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "interlock-atomic-"));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Names in `dir` that look like interlock temp files. */

@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { StateFile, StateFileInvalidError } from "../../src/atomic/index.js";
 import { io } from "../../src/atomic/io.js";
 import { AbortError } from "../../src/errors.js";
-import { spawnFixture, tempDir, tempFilesIn } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { spawnFixture, tempFilesIn } from "./helpers.js";
 
 const stress = process.env.INTERLOCK_STRESS === "1";
 
@@ -18,17 +19,16 @@ interface Counter {
   n: number;
 }
 
+const newTempDir = useTempDir();
 let dir: string;
-let cleanup: () => Promise<void>;
 let fileNo = 0;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+beforeEach(() => {
+  dir = newTempDir();
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await cleanup();
 });
 
 async function onDisk(p: string): Promise<number> {

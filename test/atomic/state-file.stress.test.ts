@@ -2,21 +2,18 @@
 // INTERLOCK_STRESS=1 for the sizes that make rare interleavings likely.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { sweepTempFiles } from "../../src/atomic/index.js";
-import { collect, runFixture, spawnFixture, tempDir, waitForLine } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { collect, runFixture, spawnFixture, waitForLine } from "./helpers.js";
 
 const stress = process.env.INTERLOCK_STRESS === "1";
 
+const newTempDir = useTempDir();
 let dir: string;
-let cleanup: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-
-afterEach(async () => {
-  await cleanup();
+beforeEach(() => {
+  dir = newTempDir();
 });
 
 describe("StateFile across processes", () => {

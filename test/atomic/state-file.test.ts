@@ -10,18 +10,18 @@ import {
 import { io } from "../../src/atomic/io.js";
 import { AbortError, LockTimeoutError } from "../../src/errors.js";
 import { acquireFileLock } from "../../src/file-lock/index.js";
-import { isRoot, runFixture, tempDir, tempFilesIn } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { isRoot, runFixture, tempFilesIn } from "./helpers.js";
 
+const newTempDir = useTempDir();
 let dir: string;
-let cleanup: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+beforeEach(() => {
+  dir = newTempDir();
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await cleanup();
 });
 
 interface Config {

@@ -4,18 +4,17 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { sweepTempFiles, writeFileAtomic } from "../../src/atomic/index.js";
 import { io } from "../../src/atomic/io.js";
-import { tempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
 
+const newTempDir = useTempDir();
 let dir: string;
-let cleanup: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+beforeEach(() => {
+  dir = newTempDir();
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await cleanup();
 });
 
 /** The PID of a process that has exited (and been reaped) by the time this returns. */

@@ -17,26 +17,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AtomicWriteError, writeFileAtomic } from "../../src/atomic/index.js";
 import { io } from "../../src/atomic/io.js";
 import { AbortError } from "../../src/errors.js";
-import {
-  collect,
-  isRoot,
-  runFixture,
-  spawnFixture,
-  tempDir,
-  tempFilesIn,
-  waitForLine,
-} from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { collect, isRoot, runFixture, spawnFixture, tempFilesIn, waitForLine } from "./helpers.js";
 
+const newTempDir = useTempDir();
 let dir: string;
-let cleanup: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+beforeEach(() => {
+  dir = newTempDir();
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await cleanup();
 });
 
 const modeOf = async (p: string) => (await stat(p)).mode & 0o7777;

@@ -3,8 +3,8 @@ import { once } from "node:events";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { useTempDir } from "../file-lock/helpers.js";
 import { documentedOutput } from "../helpers/examples.js";
+import { useTempDir } from "../helpers/temp-dir.js";
 
 const example = fileURLToPath(new URL("../../examples/cli-single-instance.ts", import.meta.url));
 const tempDir = useTempDir();

@@ -11,7 +11,8 @@ import {
   withFileLock,
 } from "../../src/file-lock/index.js";
 import { drain, track } from "../helpers/settle.js";
-import { openFds, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { openFds } from "./helpers.js";
 
 const tempDir = useTempDir();
 const fsx = createRequire(import.meta.url)("fs-ext") as typeof import("fs-ext");

@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fixture, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { fixture } from "./helpers.js";
 
 const stress = process.env.INTERLOCK_STRESS === "1";
 const PROCESSES = stress ? 8 : 4;

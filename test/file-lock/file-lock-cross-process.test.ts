@@ -9,7 +9,8 @@ import {
 } from "../../src/file-lock/index.js";
 import { isProcessAlive } from "../../src/process/index.js";
 import { drain, track } from "../helpers/settle.js";
-import { LockChild, openFds, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { LockChild, openFds } from "./helpers.js";
 
 const tempDir = useTempDir();
 

@@ -7,7 +7,8 @@ import {
   tryAcquireFileLock,
   withFileLock,
 } from "../../src/file-lock/index.js";
-import { openFds, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { openFds } from "./helpers.js";
 
 const tempDir = useTempDir();
 

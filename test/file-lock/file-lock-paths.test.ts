@@ -16,7 +16,8 @@ import {
   readLockHolder,
   tryAcquireFileLock,
 } from "../../src/file-lock/index.js";
-import { LockChild, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { LockChild } from "./helpers.js";
 
 const tempDir = useTempDir();
 

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { acquireFileLock } from "../../src/file-lock/index.js";
 import { track } from "../helpers/settle.js";
-import { useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
 
 // Another process's lock, played by a raw descriptor: flock locks belong to the open
 // file description, so a second descriptor in this process conflicts like a process.

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fixture, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { fixture } from "./helpers.js";
 
 const stress = process.env.INTERLOCK_STRESS === "1";
 const tempDir = useTempDir();

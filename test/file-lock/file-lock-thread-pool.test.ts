@@ -4,7 +4,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { acquireFileLock } from "../../src/file-lock/index.js";
-import { fixture, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { fixture } from "./helpers.js";
 
 const tempDir = useTempDir();
 

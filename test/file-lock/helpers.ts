@@ -1,26 +1,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach } from "vitest";
 
 export const fixture = (name: string): string =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-
-/** A fresh temporary directory per test, removed afterwards. */
-export function useTempDir(): () => string {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  return () => {
-    const d = mkdtempSync(join(tmpdir(), "interlock-fl-"));
-    dirs.push(d);
-    return d;
-  };
-}
 
 export interface Reply {
   ok: boolean;

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { acquireFileLock, readLockHolder, tryAcquireFileLock } from "../../src/file-lock/index.js";
 import { processStartTime } from "../../src/process/index.js";
-import { LockChild, useTempDir } from "./helpers.js";
+import { useTempDir } from "../helpers/temp-dir.js";
+import { LockChild } from "./helpers.js";
 
 const fsx = createRequire(import.meta.url)("fs-ext") as typeof import("fs-ext");
 const tempDir = useTempDir();
