@@ -1,5 +1,5 @@
 import { startTimeDarwin } from "./start-time-darwin.js";
-import { isZombieLinux, startTimeLinux } from "./start-time-linux.js";
+import { isZombieState, readProcStat, startTimeLinux } from "./start-time-linux.js";
 import { startTimeUnsupported } from "./start-time-unsupported.js";
 
 // One platform file behind this front; a platform we do not know gets the file that
@@ -105,9 +105,17 @@ export function isProcessAlive(pid: number, startTime?: number): boolean {
     );
   }
   if (!signalZero(pid)) return false;
-  if (process.platform === "linux" && isZombieLinux(pid) === true) return false;
-  if (startTime === undefined) return true;
-  const now = platformStartTime(pid);
+  let now: number | undefined;
+  if (process.platform === "linux") {
+    // One read of /proc/<pid>/stat answers both "zombie?" and "same process?".
+    const stat = readProcStat(pid);
+    if (stat !== undefined && isZombieState(stat.state)) return false;
+    if (startTime === undefined) return true;
+    now = stat?.startTime;
+  } else {
+    if (startTime === undefined) return true;
+    now = platformStartTime(pid);
+  }
   if (now === undefined) {
     // Either no source on this platform, or the process ended between the two checks,
     // or /proc hides it from us. Only the second is a "no"; ask the kernel again.

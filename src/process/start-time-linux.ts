@@ -7,13 +7,18 @@ import { readFileSync } from "node:fs";
  * practically impossible). Returns `undefined` when the process does not exist.
  */
 export function startTimeLinux(pid: number): number | undefined {
+  return readProcStat(pid)?.startTime;
+}
+
+/** `/proc/<pid>/stat`, parsed; `undefined` when it cannot be read or parsed. */
+export function readProcStat(pid: number): { state: string; startTime: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   } catch {
     return undefined;
   }
-  return parseProcStat(stat)?.startTime;
+  return parseProcStat(stat);
 }
 
 /**
@@ -34,17 +39,10 @@ export function parseProcStat(stat: string): { state: string; startTime: number 
 }
 
 /**
- * Whether `/proc/<pid>/stat` says the process has exited but not been reaped (`Z`) or
- * is being torn down (`X`). Such a process no longer holds any lock: its descriptors
- * are closed before it becomes a zombie. `undefined` when the file cannot be read.
+ * Whether a parsed `/proc/<pid>/stat` says the process has exited but not been reaped
+ * (`Z`) or is being torn down (`X`). Such a process no longer holds any lock: its
+ * descriptors are closed before it becomes a zombie.
  */
-export function isZombieLinux(pid: number): boolean | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return undefined;
-  }
-  const state = parseProcStat(stat)?.state;
-  return state === undefined ? undefined : state === "Z" || state === "X";
+export function isZombieState(state: string): boolean {
+  return state === "Z" || state === "X";
 }
