@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
-const tests = [
+// The fast in-process suite; a mutant of another capability names its own tests.
+const inProcess = [
   "test/contract.test.ts",
   "test/mutex.test.ts",
   "test/semaphore.test.ts",
@@ -20,6 +21,8 @@ const tests = [
   "test/rw-lock.model.prop.test.ts",
 ];
 
+// Each mutant: the file it edits, the exact text it replaces (it must still apply), and
+// optionally `tests`, the test files that must notice (default: the in-process suite).
 const mutants = [
   {
     name: "LIFO queue (newest waiter first)",
@@ -75,7 +78,14 @@ let survived = 0;
 for (const m of mutants) {
   const dir = mkdtempSync(join(tmpdir(), "interlock-mutant-"));
   try {
-    for (const p of ["src", "test", "package.json", "tsconfig.json", "vitest.config.ts"]) {
+    for (const p of [
+      "src",
+      "test",
+      "examples",
+      "package.json",
+      "tsconfig.json",
+      "vitest.config.ts",
+    ]) {
       cpSync(join(root, p), join(dir, p), { recursive: true });
     }
     symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
@@ -83,6 +93,7 @@ for (const m of mutants) {
     const text = readFileSync(file, "utf8");
     if (!text.includes(m.from)) throw new Error(`mutant "${m.name}" no longer applies`);
     writeFileSync(file, text.replace(m.from, m.to));
+    const tests = m.tests ?? inProcess;
     const r = spawnSync("npx", ["vitest", "run", "--typecheck.enabled=false", ...tests], {
       cwd: dir,
       encoding: "utf8",
