@@ -74,8 +74,13 @@ const mutants = [
   },
 ];
 
+// `npm run test:mutants -- git ids` runs only the mutants whose name or file mentions a word.
+const wanted = process.argv.slice(2);
+const selected = mutants.filter(
+  (m) => wanted.length === 0 || wanted.some((w) => m.name.includes(w) || m.file.includes(w)),
+);
 let survived = 0;
-for (const m of mutants) {
+for (const m of selected) {
   const dir = mkdtempSync(join(tmpdir(), "interlock-mutant-"));
   try {
     for (const p of [
