@@ -10,4 +10,6 @@ export default defineConfig({
   platform: "node",
   splitting: false,
   treeshake: true,
+  // `import.meta.url` in the CommonJS build (src/file-lock/load-fs-ext.ts needs a real require).
+  shims: true,
 });

@@ -24,12 +24,32 @@ export class FileLockUnavailableError extends InterlockError {
     super(
       "EFLOCKUNAVAILABLE",
       `File locks are unavailable: the native module fs-ext, which provides flock(2), failed to load (${detail}). ` +
-        "Rebuild it for this Node version with `npm rebuild fs-ext` (needs a C++ toolchain: " +
-        "python3, make and g++ on Linux, the Xcode command line tools on macOS, Visual Studio " +
-        "Build Tools on Windows). interlock does not fall back to a lock that does not lock.",
+        `${adviceFor(cause)} interlock does not fall back to a lock that does not lock.`,
       { cause },
     );
   }
+}
+
+const TOOLCHAIN =
+  "a C++ toolchain (python3, make and g++ on Linux, the Xcode command line tools on macOS, Visual Studio Build Tools on Windows)";
+
+/** What to do about it, chosen by what the loader actually saw. */
+function adviceFor(cause: unknown): string {
+  const err = cause as { code?: unknown; message?: unknown } | null | undefined;
+  const message = typeof err?.message === "string" ? err.message : "";
+  if (/Dynamic require of|require is not defined/.test(message)) {
+    return "A bundler replaced `require` in the code that loads it: keep interlock and fs-ext external (not bundled), e.g. esbuild `--external:fs-ext`, webpack `externals`.";
+  }
+  if (err?.code === "MODULE_NOT_FOUND" && /['"]fs-ext['"]/.test(message)) {
+    return `fs-ext is not installed. It is an optional dependency of interlock that compiles at install time and is skipped when that fails; install ${TOOLCHAIN}, then run \`npm install fs-ext\` in your project.`;
+  }
+  if (err?.code === "MODULE_NOT_FOUND" || /\.node\b/.test(message)) {
+    return `fs-ext is installed but its native addon was never built (were install scripts disabled, e.g. \`--ignore-scripts\`?). Build it with \`npm rebuild fs-ext\`, which needs ${TOOLCHAIN}.`;
+  }
+  if (/NODE_MODULE_VERSION|ERR_DLOPEN_FAILED/.test(message) || err?.code === "ERR_DLOPEN_FAILED") {
+    return `fs-ext was built for another Node.js version or platform: run \`npm rebuild fs-ext\` with the Node.js you run (needs ${TOOLCHAIN}).`;
+  }
+  return `Reinstall it with \`npm rebuild fs-ext\` (needs ${TOOLCHAIN}) and check that it loads with \`node -e "require('fs-ext')"\`.`;
 }
 
 /**

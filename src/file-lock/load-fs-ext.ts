@@ -18,10 +18,12 @@ export function loadFsExt(): FsExt {
   if (loaded !== undefined) return loaded;
   if (failure !== undefined) throw new FileLockUnavailableError(failure);
   try {
-    // In the CommonJS build `require` is the module's own; in ESM we make one. Either
-    // way the load goes through Node's loader, so a missing or ABI-mismatched binary
-    // surfaces here as an exception we can name.
-    const req = typeof require === "function" ? require : createRequire(import.meta.url);
+    // Always a real `require` made by Node: a bare `require` in this file would become
+    // the bundler's `__require` shim in the ESM build, which throws "Dynamic require of
+    // fs-ext is not supported". The CommonJS build gets `import.meta.url` from tsup's
+    // shim (`shims: true`), i.e. this file's own URL, so both builds resolve fs-ext from
+    // the installed package, as a plain `require` there would.
+    const req = createRequire(import.meta.url);
     const mod = req("fs-ext") as Partial<FsExt>;
     if (typeof mod.flockSync !== "function") {
       throw new Error("fs-ext loaded but has no flockSync export");
