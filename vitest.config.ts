@@ -1,13 +1,25 @@
 import { defineConfig } from "vitest/config";
 
+// Projects: `unit` is the fast inner loop on src/; `postgres` needs a throwaway server
+// (its globalSetup starts one); `package` runs what users install (its globalSetup
+// builds, packs and installs the tarball). `vitest run --project unit` runs one.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // Cross-process tests spawn real children; keep the 2-core CI machine from
     // oversubscribing so their bounded waits stay meaningful.
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/package/**", "test/postgres/**", "**/node_modules/**"],
+          typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
+        },
+      },
+    ],
   },
 });
