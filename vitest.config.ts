@@ -20,6 +20,18 @@ export default defineConfig({
           typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
         },
       },
+      {
+        extends: true,
+        test: {
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          globalSetup: ["test/package/global-setup.ts"],
+          // Each check forks its own processes; run them one at a time.
+          maxWorkers: 1,
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

@@ -9,8 +9,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-// Inside this repository; an installed package imports from "interlock".
-import { readLockHolder, tryAcquireFileLock } from "../src/index.js";
+import { readLockHolder, tryAcquireFileLock } from "interlock";
 
 const [command = "deploy", target = "production"] = process.argv.slice(2);
 const lockPath = join(process.env.LOCK_DIR ?? tmpdir(), `mycli-${command}.lock`);

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { StateFile, StateFileCorruptError, writeFileAtomic } from "../src/index.js";
+import { StateFile, StateFileCorruptError, writeFileAtomic } from "interlock";
 
 interface Config {
   editor: string;
@@ -65,7 +65,8 @@ const commands = [
 async function runAll(way: string, file: string): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const children: ChildProcess[] = commands.map((command) =>
-    spawn(process.execPath, ["--import", "tsx", self, way, file, ...command], {
+    // The same loader flags as this process (tsx, to run TypeScript directly).
+    spawn(process.execPath, [...process.execArgv, self, way, file, ...command], {
       stdio: ["pipe", "pipe", "inherit"],
     }),
   );

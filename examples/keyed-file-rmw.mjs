@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { KeyedMutex } from "../dist/index.js";
+import { KeyedMutex } from "interlock";
 
 const AGENTS = 4;
 const ROUNDS = 5;

@@ -72,6 +72,35 @@ const mutants = [
     from: "      if (n < w.need) {\n        w.need -= n;\n        return;\n      }",
     to: "      if (n < w.need) {\n        const nx = w.next; if (nx !== null && n >= nx.need) { n -= nx.need; nx.need = 0; this.unlink(nx); nx.resolve(this.makeHandle(this, nx.weight)); continue; }\n        w.need -= n;\n        return;\n      }",
   },
+  {
+    name: "ESM build loads fs-ext through the bundler's require shim (package tier)",
+    file: "src/file-lock/load-fs-ext.ts",
+    from: "    const req = createRequire(import.meta.url);",
+    to: '    const req = typeof require === "function" ? require : createRequire(import.meta.url);',
+    tests: ["test/package"],
+  },
+  {
+    name: "each build keeps its own process-wide state (dual-package hazard, package tier)",
+    file: "src/internal/process-state.ts",
+    from: "  if (!(name in s)) s[name] = make();",
+    to: "  if (!(name in s) || true) return make();",
+    tests: ["test/package"],
+  },
+];
+
+// Everything a build, a pack and the suite read (the package tier packs the copy).
+const SHIPPED_AND_TESTS = [
+  "src",
+  "test",
+  "examples",
+  "docs",
+  "scripts",
+  "README.md",
+  "LICENSE",
+  "package.json",
+  "tsconfig.json",
+  "tsup.config.ts",
+  "vitest.config.ts",
 ];
 
 // `npm run test:mutants -- git ids` runs only the mutants whose name or file mentions a word.
@@ -83,14 +112,7 @@ let survived = 0;
 for (const m of selected) {
   const dir = mkdtempSync(join(tmpdir(), "interlock-mutant-"));
   try {
-    for (const p of [
-      "src",
-      "test",
-      "examples",
-      "package.json",
-      "tsconfig.json",
-      "vitest.config.ts",
-    ]) {
+    for (const p of SHIPPED_AND_TESTS) {
       cpSync(join(root, p), join(dir, p), { recursive: true });
     }
     symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));

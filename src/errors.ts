@@ -75,3 +75,13 @@ export class AbortError extends InterlockError {
     this.name = "AbortError";
   }
 }
+
+/**
+ * Whether `err` carries `code`. Checked by code rather than class wherever an error may
+ * come from the other build of interlock loaded in the same process (ESM and CJS each
+ * have their own classes, so `instanceof` would miss).
+ * @internal
+ */
+export function hasCode(err: unknown, code: string): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}

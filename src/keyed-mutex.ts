@@ -1,7 +1,9 @@
 import { AbortError, LockTimeoutError } from "./errors.js";
+import { describe } from "./internal/describe.js";
 import { canonicalKeys, KeyedPool } from "./internal/keyed-pool.js";
 import { type AcquireOptions, validateOptions } from "./internal/options.js";
 import {
+  checkFn,
   type Permit,
   permitFactory,
   type Releaser,
@@ -56,7 +58,7 @@ export class KeyedMutex<K = string> {
     fn: () => T | PromiseLike<T>,
     options?: AcquireOptions,
   ): Promise<Awaited<T>> {
-    return runWith(this.acquire(key, options), fn);
+    return runWith(checkFn(fn), this.acquire(key, options));
   }
 
   /**
@@ -71,8 +73,15 @@ export class KeyedMutex<K = string> {
    */
   acquireMany(keys: Iterable<K>, options?: AcquireOptions): Promise<Releaser> {
     if (options !== undefined) validateOptions(options);
-    if (keys == null || typeof (keys as Iterable<K>)[Symbol.iterator] !== "function") {
-      throw new TypeError("Expected `keys` to be an iterable of keys, e.g. an array");
+    // A string is iterable, and would lock each of its characters.
+    if (
+      typeof keys === "string" ||
+      keys == null ||
+      typeof (keys as Iterable<K>)[Symbol.iterator] !== "function"
+    ) {
+      throw new TypeError(
+        `Expected \`keys\` to be an iterable of keys such as an array, got ${describe(keys)}${typeof keys === "string" ? "; wrap a single key in an array: [key]" : ""}`,
+      );
     }
     return this.#acquireMany(canonicalKeys(keys), options?.signal, options?.timeoutMs);
   }

@@ -1,6 +1,6 @@
 import { KeyedPool } from "./internal/keyed-pool.js";
 import type { AcquireOptions } from "./internal/options.js";
-import { type Permit, type Releaser, runWith } from "./internal/permit.js";
+import { checkFn, type Permit, type Releaser, runWith } from "./internal/permit.js";
 import {
   isWriteLocked,
   MAX_READERS,
@@ -51,12 +51,12 @@ export class KeyedRWLock<K = string> {
 
   /** Runs `fn` under a read lock on `key`. */
   runRead<T>(key: K, fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
-    return runWith(this.readLock(key, options), fn);
+    return runWith(checkFn(fn), this.readLock(key, options));
   }
 
   /** Runs `fn` under the write lock on `key`. */
   runWrite<T>(key: K, fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
-    return runWith(this.writeLock(key, options), fn);
+    return runWith(checkFn(fn), this.writeLock(key, options));
   }
 
   /** Read locks held on `key` right now. */

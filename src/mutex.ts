@@ -1,5 +1,5 @@
 import type { AcquireOptions } from "./internal/options.js";
-import { type Permit, permitFactory, type Releaser, runWith } from "./internal/permit.js";
+import { checkFn, type Permit, permitFactory, type Releaser, runWith } from "./internal/permit.js";
 import { WaitQueue } from "./internal/wait-queue.js";
 
 /**
@@ -46,7 +46,7 @@ export class Mutex {
 
   /** Runs `fn` while holding the lock and releases it however `fn` ends. */
   runExclusive<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
-    return runWith(this.acquire(options), fn);
+    return runWith(checkFn(fn), this.acquire(options));
   }
 
   /** Whether somebody holds the lock right now. */

@@ -1,5 +1,5 @@
 import type { AcquireOptions } from "./internal/options.js";
-import { type Permit, type Releaser, runWith } from "./internal/permit.js";
+import { checkFn, type Permit, type Releaser, runWith } from "./internal/permit.js";
 import {
   isWriteLocked,
   MAX_READERS,
@@ -58,12 +58,12 @@ export class RWLock {
 
   /** Runs `fn` under a read lock and releases it however `fn` ends. */
   runRead<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
-    return runWith(this.readLock(options), fn);
+    return runWith(checkFn(fn), this.readLock(options));
   }
 
   /** Runs `fn` under the write lock and releases it however `fn` ends. */
   runWrite<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
-    return runWith(this.writeLock(options), fn);
+    return runWith(checkFn(fn), this.writeLock(options));
   }
 
   /** How many read locks are held right now. */

@@ -1,5 +1,6 @@
+import { describe } from "./internal/describe.js";
 import { type AcquireOptions, validateWeight } from "./internal/options.js";
-import { type Permit, permitFactory, type Releaser, runWith } from "./internal/permit.js";
+import { checkFn, type Permit, permitFactory, type Releaser, runWith } from "./internal/permit.js";
 import { WaitQueue } from "./internal/wait-queue.js";
 
 /** {@link AcquireOptions} plus how many permits to take at once (default 1). */
@@ -32,9 +33,14 @@ export class Semaphore {
 
   /** @throws {RangeError} unless `permits` is a positive integer. */
   constructor(permits: number) {
-    if (typeof permits !== "number" || !Number.isSafeInteger(permits) || permits < 1) {
+    if (typeof permits !== "number") {
+      throw new TypeError(
+        `Expected \`permits\` to be a positive integer, got ${describe(permits)}`,
+      );
+    }
+    if (!Number.isSafeInteger(permits) || permits < 1) {
       throw new RangeError(
-        `Expected \`permits\` to be a positive integer, got ${String(permits)}; use a Mutex for one holder`,
+        `Expected \`permits\` to be a positive integer, got ${describe(permits)}; use a Mutex for one holder`,
       );
     }
     this.#queue = new WaitQueue<Permit>(permits, permitFactory);
@@ -63,7 +69,7 @@ export class Semaphore {
     fn: () => T | PromiseLike<T>,
     options?: SemaphoreAcquireOptions,
   ): Promise<Awaited<T>> {
-    return runWith(this.acquire(options), fn);
+    return runWith(checkFn(fn), this.acquire(options));
   }
 
   /** Permits free right now (0 while anyone is queued). */

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { AbortError } from "../errors.js";
-import { acquireFileLock, type FileLockHandle, FileLockPathError } from "../file-lock/index.js";
+import { AbortError, hasCode } from "../errors.js";
+import { acquireFileLock, type FileLockHandle } from "../file-lock/index.js";
 import { type AcquireOptions, validateOptions } from "../internal/options.js";
 import type { Releaser } from "../internal/permit.js";
 import { AtomicWriteError, StateFileCorruptError, StateFileInvalidError } from "./errors.js";
@@ -246,7 +246,7 @@ export class StateFile<T> {
       return next;
     } catch (err) {
       // The lock waits say "nothing was acquired"; say what matters to the caller.
-      if (err instanceof AbortError && signal?.aborted) throw abortedUpdate(signal);
+      if (hasCode(err, "ABORT_ERR") && signal?.aborted) throw abortedUpdate(signal);
       throw err;
     } finally {
       try {
@@ -304,7 +304,7 @@ function abortedUpdate(signal: AbortSignal): AbortError {
 
 /** An unwritable directory is reported the same way whether the lock or the write finds it. */
 function lockError(err: unknown, path: string): unknown {
-  if (err instanceof FileLockPathError && err.code === "EFLOCKACCES") {
+  if (hasCode(err, "EFLOCKACCES")) {
     return new AtomicWriteError(
       "EDIRNOTWRITABLE",
       path,

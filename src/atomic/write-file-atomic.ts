@@ -3,7 +3,9 @@ import fs from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { onExit } from "signal-exit";
-import { AbortError } from "../errors.js";
+import { AbortError, hasCode } from "../errors.js";
+import { describe } from "../internal/describe.js";
+import { processWide } from "../internal/process-state.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import { isProcessAlive } from "../process/index.js";
 import { AtomicWriteError } from "./errors.js";
@@ -34,7 +36,7 @@ export interface WriteFileAtomicOptions {
  * `StateFile`, so every writer of one file in this process takes turns in call order.
  * @internal
  */
-export const pathLocks = new KeyedMutex<string>();
+export const pathLocks = processWide("atomicPathQueue", () => new KeyedMutex<string>());
 
 const O_TEMP =
   fs.constants.O_WRONLY |
@@ -117,7 +119,7 @@ async function queuedWrite(file: string, bytes: Uint8Array, o: WriteOptions): Pr
     try {
       lock = await pathLocks.acquire(resolve(file), { signal: o.signal });
     } catch (err) {
-      if (err instanceof AbortError) throw abortedWrite(o.signal!);
+      if (hasCode(err, "ABORT_ERR")) throw abortedWrite(o.signal!);
       throw err;
     }
     try {
@@ -143,12 +145,7 @@ export function validateWriteOptions(options: WriteFileAtomicOptions | undefined
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new TypeError("Expected `options` to be an object, e.g. `{ mode: 0o644 }`");
   }
-  const mode = options?.mode;
-  if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
-    throw new RangeError(
-      `Expected \`mode\` to be an integer from 0 to 0o7777, e.g. 0o644, got ${String(mode)}`,
-    );
-  }
+  const mode = validateMode(options?.mode);
   const fsync = options?.fsync ?? true;
   if (typeof fsync !== "boolean") {
     throw new TypeError(`Expected \`fsync\` to be a boolean, got ${typeof fsync}`);
@@ -164,6 +161,29 @@ export function validateWriteOptions(options: WriteFileAtomicOptions | undefined
     );
   }
   return { mode, fsync, signal, encoding };
+}
+
+/**
+ * Permission bits, as `fs.chmod` takes them. Decimal by mistake is the common slip:
+ * `644` is 0o1204, which sets the sticky bit and leaves the owner unable to read. Three
+ * octal-looking digits that land on the special bits can only be that slip.
+ */
+function validateMode(mode: unknown): number | undefined {
+  if (mode === undefined) return undefined;
+  if (typeof mode !== "number") {
+    throw new TypeError(`Expected \`mode\` to be a number such as 0o644, got ${describe(mode)}`);
+  }
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new RangeError(
+      `Expected \`mode\` to be an integer from 0 to 0o7777, e.g. 0o644, got ${describe(mode)}`,
+    );
+  }
+  if (mode >= 0o1000 && mode <= 777 && /^[0-7]{3}$/.test(String(mode))) {
+    throw new RangeError(
+      `\`mode\` ${mode} is decimal, which is 0o${mode.toString(8)} (the sticky bit and odd permissions); did you mean 0o${mode}?`,
+    );
+  }
+  return mode;
 }
 
 /** @internal */
@@ -472,7 +492,8 @@ function classify(err: unknown, file: string, target: string): unknown {
 // calls (a third of a millisecond), so it stays installed while writes keep coming and
 // is removed once the process has been idle for a moment: an idle process keeps its
 // default signal behaviour, a busy one does not pay for the hook on every write.
-const inFlight = new Set<string>();
+// Shared with the other build, if loaded: a sweep by either never removes the other's.
+const inFlight = processWide("tempFilesInFlight", () => new Set<string>());
 let active = 0;
 let removeExitHook: (() => void) | undefined;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;

@@ -1,8 +1,9 @@
 import { closeSync } from "node:fs";
 import { resolve } from "node:path";
-import { AbortError, LockTimeoutError } from "../errors.js";
+import { AbortError, hasCode, LockTimeoutError } from "../errors.js";
 import { type AcquireOptions, validateOptions } from "../internal/options.js";
 import type { Releaser } from "../internal/permit.js";
+import { processWide } from "../internal/process-state.js";
 import { KeyedRWLock } from "../keyed-rw-lock.js";
 import { BACKOFF, jitter, nextUpper, sleep } from "./backoff.js";
 import { FileLockPathError } from "./errors.js";
@@ -86,8 +87,9 @@ export interface FileLockHandle extends AsyncDisposable {
 // the queue (the readers at its head, in shared mode) touches the kernel, and in-process
 // order is FIFO. Keyed by the absolute path; two spellings of one file through a
 // symlinked directory get two queues, and still exclude each other in the kernel,
-// because flock locks of two descriptors conflict even within one process.
-const local = new KeyedRWLock<string>();
+// because flock locks of two descriptors conflict even within one process. One queue
+// per process, even with both builds of interlock loaded (see process-state.ts).
+const local = processWide("fileLockQueue", () => new KeyedRWLock<string>());
 
 const DONE: Promise<void> = Promise.resolve();
 
@@ -294,7 +296,8 @@ async function waitLocal(
       ? local.writeLock(r.path, options)
       : local.readLock(r.path, options));
   } catch (err) {
-    if (err instanceof LockTimeoutError) throw timeoutError(fsx, r, timeoutMs!);
+    // By code, not class: the queue may belong to the other build (process-state.ts).
+    if (hasCode(err, "ELOCKTIMEOUT")) throw timeoutError(fsx, r, timeoutMs!);
     throw err;
   }
   const signal = options?.signal;

@@ -1,3 +1,5 @@
+import { describe } from "./describe.js";
+
 /**
  * How long to wait, and how to give up early. Accepted by every acquire in interlock.
  *
@@ -20,21 +22,42 @@ export interface AcquireOptions {
   timeoutMs?: number | undefined;
 }
 
-export function validateOptions(options: AcquireOptions): void {
-  const { signal, timeoutMs } = options;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
-    throw new RangeError(
-      `Expected \`timeoutMs\` to be a non-negative number of milliseconds, got ${String(timeoutMs)}`,
+/**
+ * Checks an options object as every acquire takes it. A number or string where the
+ * object belongs (`acquire(1000)`) is a mistake that would otherwise be ignored.
+ */
+export function validateOptions(options: unknown): asserts options is AcquireOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Expected \`options\` to be an object such as { timeoutMs: 1000, signal }, got ${describe(options)}`,
     );
   }
+  const { signal, timeoutMs } = options as AcquireOptions;
+  if (timeoutMs !== undefined) {
+    if (typeof timeoutMs !== "number") {
+      throw new TypeError(
+        `Expected \`timeoutMs\` to be a number of milliseconds, got ${describe(timeoutMs)}`,
+      );
+    }
+    if (!(timeoutMs >= 0)) {
+      throw new RangeError(
+        `Expected \`timeoutMs\` to be a non-negative number of milliseconds, got ${describe(timeoutMs)}`,
+      );
+    }
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError("Expected `signal` to be an AbortSignal, e.g. `AbortSignal.timeout(1000)`");
+    throw new TypeError(
+      `Expected \`signal\` to be an AbortSignal, e.g. \`AbortSignal.timeout(1000)\`, got ${describe(signal)}`,
+    );
   }
 }
 
 export function validateWeight(weight: unknown, capacity: number, what = "weight"): number {
-  if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 1) {
-    throw new RangeError(`Expected \`${what}\` to be a positive integer, got ${String(weight)}`);
+  if (typeof weight !== "number") {
+    throw new TypeError(`Expected \`${what}\` to be a positive integer, got ${describe(weight)}`);
+  }
+  if (!Number.isInteger(weight) || weight < 1) {
+    throw new RangeError(`Expected \`${what}\` to be a positive integer, got ${describe(weight)}`);
   }
   if (weight > capacity) {
     throw new RangeError(

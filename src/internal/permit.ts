@@ -1,3 +1,4 @@
+import { describe } from "./describe.js";
 import type { WaitQueue } from "./wait-queue.js";
 
 /**
@@ -54,10 +55,24 @@ export function permitFactory(queue: WaitQueue<Permit>, weight: number): Permit 
   return new Permit(queue, weight);
 }
 
-/** `acquire` + `try { return await fn() } finally { release() }`, written once. */
+/**
+ * Checks `fn` before anything is acquired: `runExclusive(42)` must throw at once, not
+ * after queueing behind every holder.
+ */
+export function checkFn<F>(fn: F): F {
+  if (typeof fn !== "function") {
+    throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
+  }
+  return fn;
+}
+
+/**
+ * `acquire` + `try { return await fn() } finally { release() }`, written once. Callers
+ * pass `checkFn(fn)` first, so a bad `fn` throws before the acquire is even evaluated.
+ */
 export async function runWith<T>(
-  acquired: Promise<Releaser>,
   fn: () => T | PromiseLike<T>,
+  acquired: Promise<Releaser>,
 ): Promise<Awaited<T>> {
   const handle = await acquired;
   try {

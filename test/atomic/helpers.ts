@@ -1,5 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { readdir } from "node:fs/promises";
+import { readableFixture } from "../helpers/readable-fixture.js";
 
 /** Runs `test/fixtures/<name>.ts` under tsx and collects its output. */
 export function runFixture(
@@ -22,8 +23,12 @@ export function spawnFixture(
   args: string[],
   options: SpawnOptions & { shell?: string } = {},
 ): ChildProcess {
-  const nodeArgs = ["--import", "tsx", `test/fixtures/${name}.ts`, ...args];
   const { shell, ...rest } = options;
+  // A child that drops privileges gets a bundled copy it can read (readable-fixture.ts).
+  const nodeArgs =
+    rest.uid === undefined
+      ? ["--import", "tsx", `test/fixtures/${name}.ts`, ...args]
+      : [readableFixture(name), ...args];
   const spawnOptions: SpawnOptions = { stdio: ["pipe", "pipe", "pipe"], ...rest };
   if (shell === undefined) return spawn(process.execPath, nodeArgs, spawnOptions);
   const quoted = [process.execPath, ...nodeArgs].map((a) => `'${a.replaceAll("'", "'\\''")}'`);

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach } from "vitest";
+import { readableFixture } from "../helpers/readable-fixture.js";
 
 export const fixture = (name: string): string =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -39,12 +40,18 @@ export class LockChild {
       keep?: boolean;
     } = {},
   ): Promise<LockChild> {
-    const proc = fork(fixture("file-lock-child.ts"), [], {
-      execArgv: [...(options.execArgv ?? []), "--import", "tsx"],
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
-    });
+    // A child that drops privileges gets a bundled copy it can read (readable-fixture.ts).
+    const dropped = options.uid !== undefined;
+    const proc = fork(
+      dropped ? readableFixture("file-lock-child") : fixture("file-lock-child.ts"),
+      [],
+      {
+        execArgv: [...(options.execArgv ?? []), ...(dropped ? [] : ["--import", "tsx"])],
+        env: { ...process.env, ...options.env },
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
+      },
+    );
     const child = new LockChild(proc);
     if (!options.keep) children.add(child);
     const ready = await child.next();

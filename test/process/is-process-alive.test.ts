@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { isProcessAlive, processStartTime } from "../../src/process/index.js";
+import { readableFixture } from "../helpers/readable-fixture.js";
 
 describe("isProcessAlive", () => {
   it("is true for this process, with or without its start time", () => {
@@ -37,9 +37,10 @@ describe("isProcessAlive", () => {
   it("EPERM means alive: a process we may not signal still exists", () => {
     // PID 1 belongs to root. Ask as an unprivileged user, so kill(1, 0) fails with EPERM.
     const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const fixture = fileURLToPath(new URL("../fixtures/process-alive.ts", import.meta.url));
+    // The unprivileged child runs a bundled copy it can read (readable-fixture.ts).
+    const fixture = readableFixture("process-alive");
     const run = (...args: number[]) => {
-      const r = spawnSync(process.execPath, ["--import", "tsx", fixture, ...args.map(String)], {
+      const r = spawnSync(process.execPath, [fixture, ...args.map(String)], {
         encoding: "utf8",
         ...asNobody,
       });

@@ -1,0 +1,98 @@
+// The examples, run as a user runs them: copied next to the installed package and
+// importing "interlock" (not ../src), each checked against its own `// Output:` block.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { documentedOutput } from "../helpers/examples.js";
+import { app, copyIntoApp, node, scratchDir, TSX } from "./helpers.js";
+
+let examples: string;
+beforeAll(() => {
+  examples = copyIntoApp("examples", "examples");
+});
+
+/** Runs an example with TMPDIR pointing at a fresh directory, so leftovers show. */
+async function runExample(file: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const tmp = scratchDir();
+  const loader = file.endsWith(".ts") ? TSX : [];
+  const r = await node([...loader, join(examples, file), ...args], {
+    env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp, ...env },
+  });
+  return { ...r, leftovers: readdirSync(tmp) };
+}
+
+describe("examples/keyed-file-rmw.mjs", () => {
+  it("prints exactly its documented Output block and removes its temp dir", async () => {
+    const r = await runExample("keyed-file-rmw.mjs");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(documentedOutput(join(examples, "keyed-file-rmw.mjs")));
+    expect(r.leftovers).toEqual([]);
+  });
+
+  it("shows lost updates without the lock and none with it", () => {
+    const output = documentedOutput(join(examples, "keyed-file-rmw.mjs"));
+    const [unlocked, bySpelling, resolved] = output.split("\n\n").slice(1);
+    expect(unlocked).toMatch(/updates lost/);
+    expect(bySpelling).toMatch(/updates lost/);
+    expect(resolved).not.toMatch(/updates lost/);
+    expect(resolved).toMatch(/keys left in the KeyedMutex afterwards: 0/);
+  });
+});
+
+describe("examples/config-concurrent-edit.ts", () => {
+  it("prints exactly its documented Output block and removes its temp dir", async () => {
+    const r = await runExample("config-concurrent-edit.ts");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(documentedOutput(join(examples, "config-concurrent-edit.ts")));
+    expect(r.leftovers.filter((n) => n.startsWith("interlock-config-demo-"))).toEqual([]);
+  });
+
+  it("documents lost edits without the lock and none with it", () => {
+    const output = documentedOutput(join(examples, "config-concurrent-edit.ts"));
+    expect(output).toMatch(/without a lock\):\n {2}edits kept: 1 of 6/);
+    expect(output).toMatch(/atomic write\):\n {2}edits kept: 6 of 6\n {2}mode: 0640/);
+    expect(output).toMatch(/ESTATECORRUPT/);
+  });
+});
+
+describe("examples/cli-single-instance.ts", () => {
+  function start(args: string[], env: NodeJS.ProcessEnv) {
+    const proc: ChildProcess = spawn(
+      process.execPath,
+      [...TSX, join(examples, "cli-single-instance.ts"), ...args],
+      { cwd: app(), env: { ...process.env, ...env } },
+    );
+    let stdout = "";
+    let stderr = "";
+    proc.stdout!.on("data", (d) => (stdout += d));
+    proc.stderr!.on("data", (d) => (stderr += d));
+    const exited = once(proc, "exit").then(([code]) => ({ code, stdout, stderr }));
+    return { proc, exited, stdout: () => stdout };
+  }
+
+  it("a second run refuses, naming the first run's pid and purpose; after it ends, runs again", async () => {
+    const env = { LOCK_DIR: scratchDir() };
+    const first = start(["deploy", "production"], { ...env, WORK_MS: "60000" });
+    try {
+      while (!first.stdout().includes("running as pid")) await once(first.proc.stdout!, "data");
+      const second = await start(["deploy", "staging"], env).exited;
+      expect(second.code).toBe(1);
+      const normalized = second.stderr
+        .trimEnd()
+        .replace(`pid ${first.proc.pid} `, "pid <pid> ")
+        .replace(` on ${hostname()} `, " on <host> ")
+        .replace(/for \d+ s$/, "for <n> s");
+      expect(normalized).toBe(documentedOutput(join(examples, "cli-single-instance.ts")).trimEnd());
+    } finally {
+      first.proc.kill("SIGKILL");
+      await first.exited;
+    }
+    // Killed, not cleaned up: the kernel freed the lock anyway.
+    const third = await start(["deploy", "staging"], { ...env, WORK_MS: "0" }).exited;
+    expect(third).toMatchObject({ code: 0, stderr: "" });
+    expect(third.stdout).toMatch(/deploy staging: done/);
+  });
+});
