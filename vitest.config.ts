@@ -15,6 +15,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
+          globalSetup: ["test/setup/require-fs-ext.ts"],
           include: ["test/**/*.test.ts"],
           exclude: ["test/package/**", "test/postgres/**", "**/node_modules/**"],
           typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
