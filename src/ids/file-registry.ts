@@ -181,15 +181,23 @@ export class FileRegistry<D = unknown> implements Registry<D> {
 
   async #reserve(request: Request<D>): Promise<PendingEntry<D>> {
     let placed: StoredEntry | undefined;
+    let refused: { error: unknown } | undefined;
     await this.#state.update(
       (current) => {
         const state = checkState(current, this.path);
-        dropAbandoned(state, false);
-        placed = place(state, choose(state, request, this.#format, this.path), request);
+        const dropped = dropAbandoned(state, false);
+        try {
+          placed = place(state, choose(state, request, this.#format, this.path), request);
+        } catch (error) {
+          // Refused (id taken, slots full): still write what was reclaimed, if anything.
+          if (dropped.length === 0) throw error;
+          refused = { error };
+        }
         return state;
       },
       { signal: request.signal, timeoutMs: request.timeoutMs },
     );
+    if (refused !== undefined) throw refused.error;
     return new RegistryPendingEntry(this.#ops, placed!.id, placed!.slot, placed!.token);
   }
 

@@ -72,7 +72,7 @@ describe("FileRegistry across processes", () => {
     const again = await other!.request({ op: "reserve", options: { base: "session", slot } });
     expect([again.id, again.slot]).toEqual(["session", 0]);
     expect((await rawEntries(path)).map((e) => e.owner.pid)).toEqual([other!.pid, other!.pid]);
-  });
+  }, 60_000);
 
   it("a pending entry whose PID now belongs to a process with another start time is reclaimed", async () => {
     const [owner, other] = await start(2);
@@ -91,7 +91,7 @@ describe("FileRegistry across processes", () => {
     });
     const again = await other!.request({ op: "reserve", options: { base: "web", slot } });
     expect([again.id, again.slot]).toEqual(["web", o.slot]);
-  });
+  }, 60_000);
 
   it("the active entry of a SIGKILLed owner is kept", async () => {
     const [victim, other] = await start(2);
@@ -111,7 +111,7 @@ describe("FileRegistry across processes", () => {
       ["web", "active", { port: 7000 }],
       ["web-2", "pending", null],
     ]);
-  });
+  }, 60_000);
 
   it("list() and reserve answer while 4 processes hold pending entries, and see them", async () => {
     const holders = await start(4);
@@ -138,5 +138,5 @@ describe("FileRegistry across processes", () => {
     const after = await registry.list();
     expect(after.map((e) => e.status)).toEqual(Array(5).fill("active"));
     expect(new Set(after.map((e) => e.slot)).size).toBe(5);
-  });
+  }, 60_000);
 });

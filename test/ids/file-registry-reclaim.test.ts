@@ -36,6 +36,16 @@ describe("FileRegistry reclaim", () => {
     expect((await rawEntries(path)).map((x) => x.owner.pid)).toEqual([process.pid]);
   });
 
+  it("a refused reserve (id taken, slots full) still drops them from the file", async () => {
+    await inject(
+      path,
+      entry("gone", deadOwner(), { slot: 0 }),
+      entry("web", liveOwner(), { slot: 1 }),
+    );
+    await expect(registry.reserve({ id: "web" })).rejects.toBeInstanceOf(IdTakenError);
+    expect((await rawEntries(path)).map((x) => x.id)).toEqual(["web"]);
+  });
+
   it("list() and get() leave it out and drop it from the file", async () => {
     await inject(path, entry("gone", deadOwner(), { slot: 0 }), entry("kept", liveOwner()));
     expect(await registry.get("gone")).toBeUndefined();
