@@ -115,13 +115,19 @@ const modelView = (m: Model) =>
     data: e.data,
   }));
 
-const reserve = (exact: boolean, which: number, withSlot: boolean, data: number | null): Cmd => ({
+const reserve = (
+  exact: boolean,
+  which: number,
+  withSlot: boolean,
+  data: number | null,
+  exactId?: string,
+): Cmd => ({
   check: () => true,
   async run(m, r) {
     m.reclaim(false);
     const slot = withSlot ? { min: MIN, max: MAX } : undefined;
     const options = exact
-      ? { id: IDS[which % IDS.length]!, slot, data }
+      ? { id: exactId ?? IDS[which % IDS.length]!, slot, data }
       : { base: which % 2 === 0 ? "a" : "b", slot, data };
     const id = exact ? options.id! : m.firstFree(options.base!);
     const holder = m.entries.find((e) => e.id === id);
@@ -143,7 +149,7 @@ const reserve = (exact: boolean, which: number, withSlot: boolean, data: number 
     await check(m, r);
   },
   toString: () =>
-    `reserve(${exact ? `id ${IDS[which % IDS.length]}` : `base ${which % 2 === 0 ? "a" : "b"}`}${withSlot ? ", slot" : ""})`,
+    `reserve(${exact ? `id ${exactId ?? IDS[which % IDS.length]}` : `base ${which % 2 === 0 ? "a" : "b"}`}${withSlot ? ", slot" : ""})`,
 });
 
 const commit = (i: number, data: number | undefined): Cmd => ({
@@ -200,16 +206,43 @@ const abort = (i: number, dispose: boolean): Cmd => ({
   toString: () => `${dispose ? "dispose" : "abort"}(#${i})`,
 });
 
-const release = (which: number): Cmd => ({
-  check: () => true,
+/** The operator's release: mostly of an existing entry, sometimes of a missing id. */
+const release = (which: number): Cmd => {
+  let id = "";
+  return {
+    check: () => true,
+    async run(m, r) {
+      id = which < 8 && m.entries.length > 0 ? m.entries[which % m.entries.length]!.id : "zz";
+      const had = m.entries.some((e) => e.id === id);
+      m.entries = m.entries.filter((e) => e.id !== id);
+      expect(await r.registry.release(id)).toBe(had);
+      await check(m, r);
+    },
+    toString: () => `release(${id || `#${which}`})`,
+  };
+};
+
+/**
+ * The operator releases handle #i's entry, a new reservation takes the same id, and
+ * then the old handle commits or aborts: it must get ReservationLostError and leave the
+ * new owner's entry alone.
+ */
+const reuse = (i: number, thenCommit: boolean): Cmd => ({
+  check: (m) => m.handles.length > 0,
   async run(m, r) {
-    const id = [...IDS, "b-2", "f1"][which % 5]!;
-    const had = m.entries.some((e) => e.id === id);
-    m.entries = m.entries.filter((e) => e.id !== id);
-    expect(await r.registry.release(id)).toBe(had);
-    await check(m, r);
+    const k = i % m.handles.length;
+    const h = m.handles[k]!;
+    m.entries = m.entries.filter((e) => e.id !== h.id);
+    await r.registry.release(h.id);
+    await reserve(
+      true,
+      IDS.indexOf(h.id) === -1 ? 0 : IDS.indexOf(h.id),
+      h.slot !== undefined,
+      1,
+    ).run(m, r);
+    await (thenCommit ? commit(k, 5) : abort(k, false)).run(m, r);
   },
-  toString: () => `release(${[...IDS, "b-2", "f1"][which % 5]})`,
+  toString: () => `reuse(#${i}, then ${thenCommit ? "commit" : "abort"})`,
 });
 
 /** The owner of handle #i dies (SIGKILL, or its PID is reused): the handle is gone with it. */
@@ -283,7 +316,9 @@ const commands = fc.commands(
     commits,
     aborts,
     fc.nat(9).map(release),
+    fc.nat(9).map(release),
     fc.tuple(fc.nat(20), fc.boolean()).map(([i, reused]) => crash(i, reused)),
+    fc.tuple(fc.nat(20), fc.boolean()).map(([i, c]) => reuse(i, c)),
     fc.boolean().map(foreign),
     fc.constant(list),
     fc.boolean().map(reclaim),
