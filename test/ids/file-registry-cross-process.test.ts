@@ -1,6 +1,7 @@
 // FileRegistry across real processes: distinct ids and slots under contention, crash
 // recovery after SIGKILL and PID reuse, and `ls` that never waits for provisioning.
 // Small by default; INTERLOCK_STRESS=1 for sizes that make rare interleavings likely.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { FileRegistry } from "../../src/index.js";
@@ -55,6 +56,17 @@ describe("FileRegistry across processes", () => {
       await expect(registry.reserve({ base: "session", slot })).rejects.toMatchObject({
         code: "EIDSEXHAUSTED",
       });
+
+      // Negative control (reported, not asserted: it depends on timing): the same
+      // processes choosing the id from a read and appending it under the lock afterwards.
+      const naive = join(newTempDir(), "naive.json");
+      await Promise.all(
+        children.map((c) => c.request({ op: "naiveMany", path: naive, count: each })),
+      );
+      const { ids } = JSON.parse(readFileSync(naive, "utf8")) as { ids: string[] };
+      console.log(
+        `negative control, id chosen before the lock: ${ids.length - new Set(ids).size} duplicate ids among ${ids.length}`,
+      );
     },
     stress ? 300_000 : 60_000,
   );
