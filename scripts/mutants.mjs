@@ -86,6 +86,88 @@ const mutants = [
     to: "  if (!(name in s) || true) return make();",
     tests: ["test/package"],
   },
+  // --- ids (issue 9) ---
+  {
+    name: "ids: IdAllocator claims after an await (check-then-claim across a microtask)",
+    file: "src/ids/id-allocator.ts",
+    from: "    return new ClaimReservation(table, id, table.reserve(id));",
+    to: "    const r = new ClaimReservation(table, id, 0);\n    void Promise.resolve().then(() => table.reserve(id));\n    return r;",
+    tests: ["test/ids/id-allocator.test.ts", "test/ids/allocators.prop.test.ts"],
+  },
+  {
+    name: "ids: FileRegistry chooses the id and slot from a read before taking the lock",
+    file: "src/ids/file-registry.ts",
+    from: "    await this.#state.update(\n      (current) => {\n        const state = checkState(current, this.path);\n        const dropped = dropAbandoned(state, false);\n        try {\n          placed = place(state, choose(state, request, this.#format, this.path), request);",
+    to: "    const seen = checkState(await this.#state.read(), this.path);\n    dropAbandoned(seen, false);\n    const early = choose(seen, request, this.#format, this.path);\n    await this.#state.update(\n      (current) => {\n        const state = checkState(current, this.path);\n        const dropped = dropAbandoned(state, false);\n        try {\n          placed = place(state, early, request);",
+    tests: ["test/ids/file-registry.test.ts", "test/ids/file-registry-cross-process.test.ts"],
+  },
+  {
+    name: "ids: FileRegistry holds its lock through provisioning (from reserve until commit/abort)",
+    file: "src/ids/file-registry.ts",
+    from: "    if (refused !== undefined) throw refused.error;\n    return new RegistryPendingEntry(this.#ops, placed!.id, placed!.slot, placed!.token);",
+    to: '    if (refused !== undefined) throw refused.error;\n    const { acquireFileLock } = await import("../file-lock/index.js");\n    const held = await acquireFileLock(this.lockPath, { timeoutMs: request.timeoutMs });\n    const pending = new RegistryPendingEntry(this.#ops, placed!.id, placed!.slot, placed!.token);\n    for (const m of ["commit", "abort"]) {\n      const f = pending[m].bind(pending);\n      pending[m] = async (...a) => { await held.release(); return f(...a); };\n    }\n    return pending;',
+    tests: ["test/ids/file-registry-short-lock.test.ts"],
+  },
+  {
+    name: "ids: reclaim drops active entries of dead owners too",
+    file: "src/ids/reclaim.ts",
+    from: '  if (e.status !== "pending") return false;\n',
+    to: "",
+    tests: ["test/ids/file-registry-reclaim.test.ts", "test/ids/file-registry.prop.test.ts"],
+  },
+  {
+    name: "ids: reclaim skips the start-time check (a reused PID keeps a dead owner alive)",
+    file: "src/ids/reclaim.ts",
+    from: "isProcessAlive(owner.pid, owner.processStartTime)",
+    to: "isProcessAlive(owner.pid)",
+    tests: ["test/ids/file-registry-reclaim.test.ts", "test/ids/file-registry.prop.test.ts"],
+  },
+  {
+    name: "ids: reclaim drops other hosts' pending entries without force",
+    file: "src/ids/reclaim.ts",
+    from: '  return state === "dead" || (force && state === "elsewhere");',
+    to: '  return state === "dead" || state === "elsewhere";',
+    tests: ["test/ids/file-registry-reclaim.test.ts", "test/ids/file-registry.prop.test.ts"],
+  },
+  {
+    name: "ids: a stale release frees a reused id (in-process, no token check)",
+    file: "src/ids/claim-table.ts",
+    from: "    if (c === undefined || c.token !== token || c.committed) return false;",
+    to: "    if (c === undefined || c.committed) return false;",
+    tests: [
+      "test/ids/id-allocator.test.ts",
+      "test/ids/slot-allocator.test.ts",
+      "test/ids/allocators.prop.test.ts",
+    ],
+  },
+  {
+    name: "ids: a stale commit takes over a reused id (in-process, no token check)",
+    file: "src/ids/claim-table.ts",
+    from: "    if (c === undefined || c.token !== token) return false;\n    c.committed = true;",
+    to: "    if (c === undefined) return false;\n    c.committed = true;",
+    tests: ["test/ids/id-allocator.test.ts", "test/ids/allocators.prop.test.ts"],
+  },
+  {
+    name: "ids: a stale abort removes whoever holds the id now (FileRegistry matches by id only)",
+    file: "src/ids/file-registry.ts",
+    from: "findIndex((x) => x.id === id && x.token === token)",
+    to: "findIndex((x) => x.id === id)",
+    tests: ["test/ids/file-registry.test.ts", "test/ids/file-registry.prop.test.ts"],
+  },
+  {
+    name: "ids: a lost reservation's commit resurrects or takes over the id (FileRegistry)",
+    file: "src/ids/file-registry.ts",
+    from: "        const e = state.entries.find((x) => x.id === id);\n        if (e === undefined || e.token !== token) throw this.#lost(id, e);",
+    to: '        let e = state.entries.find((x) => x.id === id);\n        if (e === undefined) state.entries.push((e = { id, token, status: "pending", owner: { pid: process.pid, hostname: "" }, data: null, createdAt: 0 }));',
+    tests: ["test/ids/file-registry.test.ts", "test/ids/file-registry.prop.test.ts"],
+  },
+  {
+    name: "ids: SlotAllocator forgets freed slots below its search start (not lowest-free)",
+    file: "src/ids/slot-allocator.ts",
+    from: "      if (slot < this.#lowest) this.#lowest = slot;",
+    to: "      void slot;",
+    tests: ["test/ids/slot-allocator.test.ts", "test/ids/allocators.prop.test.ts"],
+  },
 ];
 
 // Everything a build, a pack and the suite read (the package tier packs the copy).

@@ -28,6 +28,27 @@ export {
   tryAcquireFileLock,
   withFileLock,
 } from "./file-lock/index.js";
+export {
+  FileRegistry,
+  type FileRegistryOptions,
+  IdAllocator,
+  type IdAllocatorOptions,
+  type IdFormat,
+  IdsExhaustedError,
+  IdTakenError,
+  type PendingEntry,
+  type ReclaimOptions,
+  type Registry,
+  type RegistryEntry,
+  RegistryFormatError,
+  type RegistryOwner,
+  type Reservation,
+  ReservationLostError,
+  type ReserveOptions,
+  SlotAllocator,
+  type SlotAllocatorOptions,
+  type TakenStatus,
+} from "./ids/index.js";
 export type { AcquireOptions } from "./internal/options.js";
 export type { Releaser } from "./internal/permit.js";
 export type { WriteReleaser } from "./internal/rw-handles.js";

@@ -96,3 +96,20 @@ describe("examples/cli-single-instance.ts", () => {
     expect(third.stdout).toMatch(/deploy staging: done/);
   });
 });
+
+describe("examples/sessions-up-down.ts", () => {
+  it("prints exactly its documented Output block and removes its temp dir", async () => {
+    const r = await runExample("sessions-up-down.ts");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(documentedOutput(join(examples, "sessions-up-down.ts")));
+    expect(r.leftovers.filter((n) => n.startsWith("interlock-sessions-demo-"))).toEqual([]);
+  });
+
+  it("documents ls during provisioning, the refusal, and the reclaimed name and slot", () => {
+    const output = documentedOutput(join(examples, "sessions-up-down.ts"));
+    expect(output).toMatch(/never waits\):\n( {2}session-\d {2}slot \d {2}pending\n){4}/);
+    expect(output).toMatch(/EIDTAKEN, pending/);
+    expect(output).toMatch(/name and slot: session-3\n/);
+    expect(output).toMatch(/session-3 {2}slot 2 {2}active {2}port 7002/);
+  });
+});

@@ -1,0 +1,88 @@
+import { ReservationLostError } from "./errors.js";
+import { checkJsonData } from "./json-data.js";
+import type { PendingEntry, RegistryEntry } from "./types.js";
+
+/** What a pending entry asks of its registry: the two short lock sections. @internal */
+export interface EntryOps<D> {
+  commit(id: string, token: string, data: { value: D } | undefined): Promise<RegistryEntry<D>>;
+  abort(id: string, token: string): Promise<void>;
+}
+
+/**
+ * The handle `FileRegistry.reserve` returns. It holds no lock and no descriptor, only
+ * the claim token; commit and abort each take the registry's lock briefly.
+ * @internal
+ */
+export class RegistryPendingEntry<D> implements PendingEntry<D> {
+  readonly id: string;
+  readonly slot: number | undefined;
+  readonly #ops: EntryOps<D>;
+  readonly #token: string;
+  #committing: Promise<RegistryEntry<D>> | undefined;
+  #aborting: Promise<void> | undefined;
+
+  constructor(ops: EntryOps<D>, id: string, slot: number | undefined, token: string) {
+    this.#ops = ops;
+    this.id = id;
+    this.slot = slot;
+    this.#token = token;
+  }
+
+  commit(data?: D): Promise<RegistryEntry<D>> {
+    if (data !== undefined) checkJsonData(data, "data");
+    if (this.#committing !== undefined) return this.#committing;
+    if (this.#aborting !== undefined) {
+      return Promise.reject(
+        new ReservationLostError(this.id, "abort() was called on it before commit()"),
+      );
+    }
+    const p = this.#ops.commit(
+      this.id,
+      this.#token,
+      data === undefined ? undefined : { value: data },
+    );
+    this.#committing = p;
+    // A commit that failed for another reason (a lock timeout, a full disk) left the
+    // entry pending: it may be tried again, or aborted.
+    p.catch((err) => {
+      if (!(err instanceof ReservationLostError) && this.#committing === p) {
+        this.#committing = undefined;
+      }
+    });
+    return p;
+  }
+
+  abort(): Promise<void> {
+    if (this.#aborting !== undefined) return this.#aborting;
+    const p = this.#abort();
+    this.#aborting = p;
+    p.catch((err) => {
+      if (!(err instanceof ReservationLostError) && this.#aborting === p) {
+        this.#aborting = undefined;
+      }
+    });
+    return p;
+  }
+
+  async #abort(): Promise<void> {
+    if (this.#committing !== undefined) {
+      try {
+        await this.#committing;
+        return; // committed: nothing to abort
+      } catch {
+        // Not committed: abort it (or learn that it is gone).
+      }
+    }
+    await this.#ops.abort(this.id, this.#token);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.abort();
+    } catch (err) {
+      // Already gone is what disposal wants; anything else (the lock timed out, the
+      // disk failed) leaves the entry pending, and the caller must hear about it.
+      if (!(err instanceof ReservationLostError)) throw err;
+    }
+  }
+}
