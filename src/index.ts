@@ -28,6 +28,31 @@ export {
   tryAcquireFileLock,
   withFileLock,
 } from "./file-lock/index.js";
+export {
+  type AdvanceRefOptions,
+  type AdvanceRefResult,
+  advanceRef,
+  type BuildContext,
+  GitError,
+  type GitErrorCode,
+  type GitFailure,
+  GitHookError,
+  GitMissingError,
+  NotAGitRepoError,
+  ObjectMissingError,
+  type ReadRefOptions,
+  RefConflictError,
+  RefExistsError,
+  RefLockedError,
+  RefNameError,
+  RefNotFoundError,
+  type RefUpdate,
+  readRef,
+  type UpdateRefOptions,
+  type UpdateRefsOptions,
+  updateRef,
+  updateRefs,
+} from "./git/index.js";
 export type { AcquireOptions } from "./internal/options.js";
 export type { Releaser } from "./internal/permit.js";
 export type { WriteReleaser } from "./internal/rw-handles.js";
