@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,13 +13,16 @@ import {
 } from "../../src/git/index.js";
 import { runGit } from "../../src/git/run-git.js";
 import { useTempDir } from "../helpers/temp-dir.js";
-import { commit, initRepo, revParse } from "./helpers.js";
+import { commit, git, initRepo, revParse } from "./helpers.js";
 
 const tempDir = useTempDir();
 const savedPath = process.env.PATH;
+const savedLanguage = process.env.LANGUAGE;
 afterEach(() => {
   process.env.PATH = savedPath;
   delete process.env.GIT_DIR;
+  if (savedLanguage === undefined) delete process.env.LANGUAGE;
+  else process.env.LANGUAGE = savedLanguage;
 });
 
 const oid = "a".repeat(40);
@@ -72,6 +76,33 @@ describe("where git cannot help", () => {
     delete process.env.GIT_DIR;
     expect(revParse(mine, "refs/heads/x")).toBe(a);
     expect(revParse(other, "refs/heads/x")).toBeUndefined();
+  });
+});
+
+describe("a user whose git speaks German (LANGUAGE=de)", () => {
+  it("still gets classified errors: git runs with LC_ALL=C", async () => {
+    const cwd = initRepo(tempDir());
+    const a = commit(cwd, undefined, "a");
+    const b = commit(cwd, a, "b");
+    git(cwd, "update-ref", "refs/heads/x", b);
+    process.env.LANGUAGE = "de";
+    // Control: this git really is translated here, so the test below can fail.
+    const translated = spawnSync("git", ["rev-parse"], {
+      cwd: tempDir(),
+      env: { ...process.env, LC_ALL: "", LANG: "C.UTF-8" },
+      encoding: "utf8",
+    });
+    expect(translated.stderr).not.toMatch("not a git repository");
+    const err = await updateRef({
+      cwd,
+      ref: "refs/heads/x",
+      newOid: a,
+      expectedOid: a,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "EREFCONFLICT", actual: b });
+    await expect(readRef({ cwd: tempDir(), ref: "HEAD" })).rejects.toMatchObject({
+      code: "ENOTGITREPO",
+    });
   });
 });
 
