@@ -76,8 +76,8 @@ const mutants = [
   {
     name: "git: drop the old value (unconditional update-ref)",
     file: "src/git/update-ref.ts",
-    from: "input += `update ${u.ref}\\0${u.newOid}\\0${old}\\0`;",
-    to: "input += `update ${u.ref}\\0${u.newOid}\\0\\0`;",
+    from: "const old = u.expectedOid ?? repo.zeroOid;",
+    to: 'const old = ""; // in -z mode: no check',
     tests: ["test/git/update-ref.test.ts", "test/git/advance-ref.prop.test.ts"],
   },
   {
