@@ -225,6 +225,63 @@ const mutants = [
     to: "",
     tests: ["test/git/git-environment.test.ts"],
   },
+  // file locks and state files, hardened (issue 8)
+  {
+    name: "file locks: blocking open (a FIFO at the path freezes the event loop)",
+    file: "src/file-lock/lock-file.ts",
+    from: "const NONBLOCK = constants.O_NONBLOCK ?? 0;",
+    to: "const NONBLOCK = 0;",
+    tests: ["test/file-lock/file-lock-odd-paths.test.ts"],
+  },
+  {
+    name: "file locks: a released holder's record stays in the file (stale record)",
+    file: "src/file-lock/kernel.ts",
+    from: "      writeOver(fd, tokenRecord(s.token), s.length);",
+    to: "      void tokenRecord;",
+    tests: ["test/file-lock/read-lock-holder.test.ts"],
+  },
+  {
+    name: "file locks: no writer gate (readers of other processes starve a writer)",
+    file: "src/file-lock/acquisition.ts",
+    from: "    if (!mayWait) return undefined;\n    if (!this.#gateHeld) {",
+    to: "    if (!mayWait) return undefined;\n    if (false) {",
+    tests: ["test/file-lock/file-lock-fairness.test.ts"],
+  },
+  {
+    name: "file locks: tokens not counted on from the file",
+    file: "src/file-lock/kernel.ts",
+    from: "  const token = head.token + 1;",
+    to: "  const token = 1;",
+    tests: ["test/file-lock/file-lock-token.test.ts"],
+  },
+  {
+    name: "StateFile: lossy UTF-8 decode",
+    file: "src/atomic/state-file.ts",
+    from: "    const bad = firstInvalidUtf8(raw);",
+    to: "    const bad = -1;",
+    tests: ["test/atomic/state-file-harden.test.ts"],
+  },
+  {
+    name: "StateFile: commits values JSON cannot keep (Map, Set, NaN, ...)",
+    file: "src/atomic/state-file.ts",
+    from: "      if (this.#checkJson) {",
+    to: "      if (false) {",
+    tests: ["test/atomic/state-file-harden.test.ts"],
+  },
+  {
+    name: "StateFile: commits without checking the lock is still held",
+    file: "src/atomic/state-file.ts",
+    from: "      lock.assertHeld();",
+    to: "",
+    tests: ["test/atomic/state-file-harden.test.ts"],
+  },
+  {
+    name: "StateFile: fn under the lock ignores the signal",
+    file: "src/atomic/state-file.ts",
+    from: "Promise.resolve().then(() => fn(current)),\n        signal,",
+    to: "Promise.resolve().then(() => fn(current)),\n        undefined,",
+    tests: ["test/atomic/state-file-harden.test.ts"],
+  },
 ];
 
 // Everything a build, a pack and the suite read (the package tier packs the copy).
