@@ -234,10 +234,10 @@ const mutants = [
     tests: ["test/file-lock/file-lock-odd-paths.test.ts"],
   },
   {
-    name: "file locks: a released holder's record stays in the file (stale record)",
+    name: "file locks: a released holder's record is not marked released (stale record)",
     file: "src/file-lock/kernel.ts",
-    from: "      writeOver(fd, tokenRecord(s.token), s.length);",
-    to: "      void tokenRecord;",
+    from: "      futimesSync(fd, Date.now() / 1000, RELEASED_MARK_S);",
+    to: "      futimesSync(fd, Date.now() / 1000, Date.now() / 1000);",
     tests: ["test/file-lock/read-lock-holder.test.ts"],
   },
   {
