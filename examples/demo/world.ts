@@ -200,7 +200,7 @@ export async function runWorld(
     const after = await ls(way, registry);
     const still = after.rows.some((e) => e.pid === victim.pid);
     progress(
-      `SIGKILLed ${victimEntry.id} (pid ${victim.pid}); ls now ${still ? "still lists it as pending" : "leaves it out"}`,
+      `SIGKILLed ${victimEntry.id}/${victimEntry.slot} (pid ${victim.pid}); ls now ${still ? "still lists it as pending" : "leaves it out"}`,
     );
 
     const replacement = start();
