@@ -74,6 +74,7 @@ export function formatRatio(r: number): string {
   return r >= 100 ? `${r.toFixed(0)}×` : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 }
 
+const TITLE = "interlock ÷ peer (higher: interlock ahead; log scale, line at 1×)";
 /** Chart geometry, in px. */
 const W = 1000;
 const LABEL_END = 520; // labels end here (right-aligned)
@@ -138,11 +139,12 @@ export function ratiosSvg(rows: readonly ResultRow[], subtitle = ""): string {
     );
   }
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="title" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<title id="title">${TITLE}</title>`,
     "<style>.h{font-weight:600}.l{text-anchor:end}.t{text-anchor:middle;fill:#555;font-size:11px}" +
       ".grid{stroke:#ddd}.one{stroke:#222;stroke-width:1.5}.ahead{fill:#2e7d32}.behind{fill:#e65100}</style>",
     `<rect width="${W}" height="${height}" fill="#fff"/>`,
-    `<text x="8" y="18" font-size="14" font-weight="600">interlock ÷ peer (higher: interlock ahead; log scale, line at 1×)</text>`,
+    `<text x="8" y="18" font-size="14" font-weight="600">${TITLE}</text>`,
     `<text x="8" y="34" fill="#555">${xml(subtitle)}</text>`,
     ...grid,
     ...body,

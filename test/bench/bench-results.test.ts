@@ -157,6 +157,6 @@ describe("bench results", () => {
     const [json, svg] = await writeResults(dir, suite());
     expect(json).toBe(join(dir, "latest.json"));
     expect(JSON.parse(readFileSync(json!, "utf8")).rows).toHaveLength(6);
-    expect(readFileSync(svg!, "utf8")).toMatch(/^<svg [^]*<\/svg>\n$/);
+    expect(readFileSync(svg!, "utf8")).toMatch(/^<svg [\s\S]*<title>[\s\S]*<\/svg>\n$/);
   });
 });
