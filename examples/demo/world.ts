@@ -136,16 +136,16 @@ async function ls(way: Way, registry: string): Promise<{ rows: RegistryRow[]; ms
   return { rows: lsRows(stdout), ms };
 }
 
-async function readJson(file: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+/** A file's text, or "" if it does not exist (nothing was ever written to it). */
+const readText = (file: string) =>
+  readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
     throw error;
-  }
-}
-
-const readText = (file: string) => readFile(file, "utf8").catch(() => "");
+  });
+const readJson = async (file: string): Promise<unknown> => {
+  const text = await readText(file);
+  return text === "" ? null : JSON.parse(text);
+};
 
 /** Runs the workload one way in a fresh temp dir, and removes the dir afterwards. */
 export async function runWorld(
@@ -220,9 +220,14 @@ export async function runWorld(
       const r = s === replacement ? taken : reserved[sessions.indexOf(s)]!;
       return { pid: s.pid, id: String(r.id), slot: Number(r.slot), head: String(done[i]!.head) };
     });
-    const branch = await run("git", ["rev-list", "--count", REF], { cwd: repo }).catch(() => ({
-      stdout: "0",
-    }));
+    // No branch at all (every update lost or refused) is 0 commits; any other failure is an error.
+    const branch = await run("git", ["rev-list", "--count", REF], {
+      cwd: repo,
+      env: { ...process.env, LC_ALL: "C" },
+    }).catch((error: { stderr?: string }) => {
+      if (/unknown revision|ambiguous argument/.test(error.stderr ?? "")) return { stdout: "0" };
+      throw error;
+    });
     const world: World = {
       sessions: reports,
       provisioning: sessions.map((s) => s.pid),
