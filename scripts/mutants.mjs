@@ -282,6 +282,28 @@ const mutants = [
     to: "Promise.resolve().then(() => fn(current)),\n        undefined,",
     tests: ["test/atomic/state-file-harden.test.ts"],
   },
+  // --- the demo (issue 13) ---
+  {
+    name: "demo: a commit reviewed twice counts as reviewed",
+    file: "examples/demo/tally.ts",
+    from: "filter((h) => runs.get(h) === 1)",
+    to: "filter((h) => (runs.get(h) ?? 0) >= 1)",
+    tests: ["test/demo"],
+  },
+  {
+    name: "demo: a registry entry counts for a session whoever owns it",
+    file: "examples/demo/tally.ts",
+    from: ' && e.status === "active" && e.pid === s.pid,',
+    to: ' && e.status === "active",',
+    tests: ["test/demo"],
+  },
+  {
+    name: "demo: interlock's review triggers without the KeyedMutex (package tier)",
+    file: "examples/demo/world.ts",
+    from: ": perCommit.runExclusive(commit, () => review(commit, session)),",
+    to: ": review(commit, session),",
+    tests: ["test/package/examples.test.ts"],
+  },
 ];
 
 // Everything a build, a pack and the suite read (the package tier packs the copy).
