@@ -282,6 +282,13 @@ const mutants = [
     to: "Promise.resolve().then(() => fn(current)),\n        undefined,",
     tests: ["test/atomic/state-file-harden.test.ts"],
   },
+  {
+    name: "file locks: no wake-up, waiters only poll",
+    file: "src/file-lock/file-watch.ts",
+    from: "        for (const l of this.#listeners) l();",
+    to: "        void this.#listeners;",
+    tests: ["test/file-lock/file-lock-wake.test.ts"],
+  },
   // --- the demo (issue 13) ---
   {
     name: "demo: a commit reviewed twice counts as reviewed",
