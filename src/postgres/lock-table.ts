@@ -1,0 +1,321 @@
+// The locks of one backend in this process. Requests for one key queue first on an
+// in-process FIFO read/write lock, so only the head of that queue (the readers at its
+// head, in shared mode) talks to the server: a session is never asked for a lock it
+// already holds for someone else (advisory locks are re-entrant per session, which
+// would let two holders in). Each held or waited key gets its own library-owned
+// session; shared holders of one process ride on one server-side shared hold.
+import { AbortError, LockTimeoutError } from "../errors.js";
+import type { Releaser } from "../internal/permit.js";
+import { KeyedRWLock } from "../keyed-rw-lock.js";
+import { sendCancel } from "./cancel.js";
+import { type LockStatements, lockStatements } from "./lock-statements.js";
+import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
+import { isConnectionError, type Loss, LockSession } from "./session.js";
+import type { SessionPool } from "./session-pool.js";
+
+/** One acquire, as validated by the backend. @internal */
+export interface LockRequest {
+  name: string;
+  key: string;
+  mode: RemoteLockMode;
+  holder: string | null;
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+  /** `performance.now()` when the wait gives up; `Infinity` without `timeoutMs`. */
+  deadline: number;
+}
+
+interface Entry {
+  key: string;
+  session: LockSession;
+  mode: RemoteLockMode;
+  /** Handles riding on the server-side hold, plus shared joins in flight. */
+  refs: number;
+  holds: Set<RemoteLock>;
+  /** Settles when the server-side hold is gone and the entry has left the table. */
+  closed: Promise<void>;
+  close: () => void;
+  unsubscribe: () => void;
+  unlocking: boolean;
+}
+
+const LOCK_TIMEOUT = "55P03";
+const QUERY_CANCELED = "57014";
+
+/** Waits for `p`, but gives up on abort or at `deadline` (the caller retries or throws). */
+function waitBounded(p: Promise<unknown>, r: LockRequest, timeout: () => Error): Promise<void> {
+  const { signal } = r;
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => finish(new AbortError(signal!.reason));
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (r.deadline !== Number.POSITIVE_INFINITY) {
+      timer = setTimeout(() => finish(timeout()), Math.max(0, r.deadline - performance.now()));
+    }
+    p.then(
+      () => finish(),
+      () => finish(),
+    );
+  });
+}
+
+export class LockTable implements HoldOwner {
+  readonly #local = new KeyedRWLock<string>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #sessionOf = new WeakMap<RemoteLock, Entry>();
+  readonly #sql: LockStatements;
+  readonly #pool: SessionPool;
+  readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
+
+  constructor(
+    schema: string,
+    pool: SessionPool,
+    timeoutError: (r: LockRequest) => Promise<LockTimeoutError>,
+  ) {
+    this.#sql = lockStatements(schema);
+    this.#pool = pool;
+    this.#timeoutError = timeoutError;
+  }
+
+  /** Waits for the lock; see `PostgresBackend.acquireLock`. */
+  async acquire(r: LockRequest): Promise<RemoteLock> {
+    let local: Releaser;
+    try {
+      local = await (r.mode === "exclusive"
+        ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })
+        : this.#local.readLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs }));
+    } catch (err) {
+      if (err instanceof LockTimeoutError) throw await this.#timeoutError(r);
+      throw err;
+    }
+    try {
+      return await this.#serverSide(r, local, false);
+    } catch (err) {
+      local.release();
+      throw err;
+    }
+  }
+
+  /** Takes the lock only if it is free now, here and on the server; else `undefined`. */
+  async tryAcquire(r: LockRequest): Promise<RemoteLock | undefined> {
+    const local =
+      r.mode === "exclusive" ? this.#local.tryWriteLock(r.key) : this.#local.tryReadLock(r.key);
+    if (local === undefined) return undefined;
+    try {
+      const lock = await this.#serverSide(r, local, true);
+      if (lock === undefined) local.release();
+      return lock;
+    } catch (err) {
+      local.release();
+      throw err;
+    }
+  }
+
+  async #serverSide(r: LockRequest, local: Releaser, tryOnly: true): Promise<RemoteLock | undefined>;
+  async #serverSide(r: LockRequest, local: Releaser, tryOnly: false): Promise<RemoteLock>;
+  async #serverSide(
+    r: LockRequest,
+    local: Releaser,
+    tryOnly: boolean,
+  ): Promise<RemoteLock | undefined> {
+    for (;;) {
+      if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+      const entry = this.#entries.get(r.key);
+      if (entry === undefined) return this.#fresh(r, local, tryOnly);
+      // Only shared requests get here with an entry present: the in-process write lock
+      // admits an exclusive request only after every local holder released.
+      if (entry.unlocking || entry.mode !== "shared" || r.mode !== "shared") {
+        if (tryOnly) return undefined;
+        await waitBounded(entry.closed, r, () => new LockTimeoutError(r.timeoutMs ?? 0));
+        continue;
+      }
+      const lock = await this.#join(entry, r, local);
+      if (lock !== undefined) return lock;
+      // A remote request is queued behind our shared hold: joining it would jump that
+      // queue. Wait for our hold to end, then queue on the server like everyone else.
+      if (tryOnly) return undefined;
+      await waitBounded(entry.closed, r, () => new LockTimeoutError(r.timeoutMs ?? 0)).catch(
+        async (err) => {
+          throw err instanceof LockTimeoutError ? await this.#timeoutError(r) : err;
+        },
+      );
+    }
+  }
+
+  /** A shared request joins this process's existing shared hold, unless someone waits. */
+  async #join(entry: Entry, r: LockRequest, local: Releaser): Promise<RemoteLock | undefined> {
+    entry.refs++;
+    let token: string | null;
+    try {
+      const res = await entry.session.client.query(this.#sql.join(r.key, r.name, r.holder));
+      token = res.rows[0].token;
+    } catch (err) {
+      entry.refs--;
+      this.#maybeUnlock(entry);
+      throw err;
+    }
+    if (token === null || !entry.session.alive) {
+      entry.refs--;
+      this.#maybeUnlock(entry);
+      return undefined;
+    }
+    entry.session.addHold(performance.now(), performance.now());
+    return this.#hold(entry, r, Number(token), local);
+  }
+
+  #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
+    const lock = new RemoteLock(this, r.name, r.mode, token, local);
+    entry.holds.add(lock);
+    this.#sessionOf.set(lock, entry);
+    return lock;
+  }
+
+  /** Takes a session and asks the server for the lock (waiting in its FIFO queue). */
+  async #fresh(r: LockRequest, local: Releaser, tryOnly: boolean): Promise<RemoteLock | undefined> {
+    const session = await this.#pool.take(r.signal);
+    let closed!: () => void;
+    const entry: Entry = {
+      key: r.key,
+      session,
+      mode: r.mode,
+      refs: 1,
+      holds: new Set(),
+      closed: new Promise<void>((resolve) => {
+        closed = resolve;
+      }),
+      close: () => closed(),
+      unsubscribe: () => {},
+      unlocking: false,
+    };
+    this.#entries.set(r.key, entry);
+    entry.unsubscribe = session.onLoss((loss) => this.#onLoss(entry, loss));
+    const timeLeft = r.deadline - performance.now();
+    const useTry = tryOnly || timeLeft <= 0;
+    const onAbort = (): void => {
+      session.cancelled = true;
+      void sendCancel(session.client);
+    };
+    r.signal?.addEventListener("abort", onAbort, { once: true });
+    const sent = performance.now();
+    let token: string | null;
+    try {
+      const query = useTry
+        ? this.#sql.tryLock(r.mode, r.key, r.name, r.holder)
+        : this.#sql.lock(r.mode, r.key, r.name, r.holder, timeLeft);
+      token = (await session.client.query(query)).rows[0].token;
+    } catch (err) {
+      r.signal?.removeEventListener("abort", onAbort);
+      await this.#abandon(entry);
+      const code = (err as { code?: string }).code;
+      if (r.signal?.aborted && (code === QUERY_CANCELED || isConnectionError(err))) {
+        throw new AbortError(r.signal.reason);
+      }
+      if (code === LOCK_TIMEOUT) throw await this.#timeoutError(r);
+      throw err;
+    }
+    r.signal?.removeEventListener("abort", onAbort);
+    const received = performance.now();
+    if (r.signal?.aborted) {
+      // The grant raced the abort. The caller was told nothing yet, so undo it: end the
+      // session (a cancel may still be on its way and would hit an unlock statement).
+      await this.#abandon(entry, token !== null);
+      throw new AbortError(r.signal.reason);
+    }
+    if (token === null) {
+      await this.#abandon(entry);
+      if (tryOnly) return undefined;
+      throw await this.#timeoutError(r);
+    }
+    session.addHold(sent, received);
+    return this.#hold(entry, r, Number(token), local);
+  }
+
+  /**
+   * Drops an entry that never held anything for anyone (its acquire failed, timed out
+   * or was aborted). `granted`: the server granted it anyway, so the session must end.
+   */
+  async #abandon(entry: Entry, granted = false): Promise<void> {
+    entry.refs--;
+    entry.unsubscribe();
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    const { session } = entry;
+    if (granted || session.cancelled || !session.alive) {
+      await session.close({ reason: "closed", detail: "its acquire was abandoned" });
+    } else {
+      this.#pool.park(session);
+    }
+    entry.close();
+  }
+
+  #onLoss(entry: Entry, loss: Loss): void {
+    for (const lock of entry.holds) lock.lose(loss);
+    entry.holds.clear();
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    entry.close();
+  }
+
+  checkLease(lock: RemoteLock): boolean {
+    const entry = this.#sessionOf.get(lock);
+    if (entry === undefined) return false;
+    return entry.session.checkDeadline();
+  }
+
+  async releaseHold(lock: RemoteLock): Promise<Loss | undefined> {
+    const entry = this.#sessionOf.get(lock);
+    this.#sessionOf.delete(lock);
+    if (entry === undefined || !entry.holds.delete(lock)) return undefined;
+    const { session } = entry;
+    if (session.loss !== undefined) return session.loss;
+    entry.refs--;
+    session.removeHold();
+    if (entry.refs > 0) return undefined;
+    return this.#unlock(entry);
+  }
+
+  /** A failed or refused join may have been the last reference. */
+  #maybeUnlock(entry: Entry): void {
+    if (entry.refs === 0 && !entry.unlocking && entry.session.alive) void this.#unlock(entry);
+  }
+
+  async #unlock(entry: Entry): Promise<Loss | undefined> {
+    entry.unlocking = true;
+    const { session } = entry;
+    let loss: Loss | undefined;
+    try {
+      const ok = (await session.client.query(this.#sql.unlock(entry.mode, entry.key))).rows[0].ok;
+      if (ok !== true) {
+        loss = {
+          reason: "not-held",
+          detail: "the server said this session did not hold it at release",
+        };
+      }
+    } catch (err) {
+      loss = session.loss ?? {
+        reason: "connection-ended",
+        detail: `the release failed (${(err as Error).message})`,
+        cause: err,
+      };
+    }
+    entry.unsubscribe();
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    if (loss === undefined && session.alive && !session.cancelled) this.#pool.park(session);
+    else session.lose(loss ?? { reason: "closed", detail: "its session was closed" });
+    entry.close();
+    return loss;
+  }
+
+  /** Every held lock is lost with reason `"closed"`; their sessions end. */
+  async close(): Promise<void> {
+    const entries = [...this.#entries.values()];
+    await Promise.all(
+      entries.map((e) => e.session.close({ reason: "closed", detail: "the backend was closed" })),
+    );
+  }
+}
