@@ -20,6 +20,14 @@ export default defineConfig({
           typecheck: { enabled: true, include: ["test/**/*.test-d.ts"] },
         },
       },
+      {
+        extends: true,
+        test: {
+          name: "postgres",
+          include: ["test/postgres/**/*.test.ts"],
+          globalSetup: ["test/postgres/global-setup.ts"],
+        },
+      },
     ],
   },
 });

@@ -38,9 +38,7 @@ export function sendCancel(client: pg.Client): Promise<void> {
       socket.destroy();
       resolve();
     };
-    socket = host.startsWith("/")
-      ? connect(`${host}/.s.PGSQL.${port}`)
-      : connect({ host, port });
+    socket = host.startsWith("/") ? connect(`${host}/.s.PGSQL.${port}`) : connect({ host, port });
     socket.setTimeout(5_000, done);
     socket.once("error", done);
     socket.once("close", done);

@@ -69,7 +69,9 @@ function validate(options: unknown): Valid {
   }
   const namespace = o.namespace ?? "default";
   if (typeof namespace !== "string" || namespace === "") {
-    throw new TypeError(`Expected \`namespace\` to be a non-empty string, got ${describe(namespace)}`);
+    throw new TypeError(
+      `Expected \`namespace\` to be a non-empty string, got ${describe(namespace)}`,
+    );
   }
   const schema = o.schema ?? "interlock";
   if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
@@ -78,17 +80,29 @@ function validate(options: unknown): Valid {
     );
   }
   const leaseMs = o.leaseMs ?? 10_000;
-  if (typeof leaseMs !== "number" || !Number.isInteger(leaseMs) || leaseMs < 300 || leaseMs > 2 ** 31 - 1) {
+  if (
+    typeof leaseMs !== "number" ||
+    !Number.isInteger(leaseMs) ||
+    leaseMs < 300 ||
+    leaseMs > 2 ** 31 - 1
+  ) {
     throw new RangeError(
       `Expected \`leaseMs\` to be an integer number of milliseconds, at least 300, got ${describe(leaseMs)}`,
     );
   }
   const poolSize = o.poolSize ?? 4;
   if (typeof poolSize !== "number" || !Number.isInteger(poolSize) || poolSize < 1) {
-    throw new RangeError(`Expected \`poolSize\` to be a positive integer, got ${describe(poolSize)}`);
+    throw new RangeError(
+      `Expected \`poolSize\` to be a positive integer, got ${describe(poolSize)}`,
+    );
   }
-  if (o.clientOptions !== undefined && (typeof o.clientOptions !== "object" || o.clientOptions === null)) {
-    throw new TypeError(`Expected \`clientOptions\` to be an object, got ${describe(o.clientOptions)}`);
+  if (
+    o.clientOptions !== undefined &&
+    (typeof o.clientOptions !== "object" || o.clientOptions === null)
+  ) {
+    throw new TypeError(
+      `Expected \`clientOptions\` to be an object, got ${describe(o.clientOptions)}`,
+    );
   }
   const id = randomUUID().slice(0, 8);
   return {
@@ -168,17 +182,6 @@ async function connect(v: Valid): Promise<PostgresBackend> {
   // An idle pooled connection that dies (server restart) is dropped by the pool; without
   // a listener its error would crash the process.
   pool.on("error", () => {});
-  pool.on("connect", (client) => {
-    // Queued before the first user of the connection. A transaction left open by a
-    // paused process ends after a lease; fenced writes commit durably.
-    client
-      .query(
-        "SELECT set_config('idle_in_transaction_session_timeout', $1, false), set_config('synchronous_commit', 'on', false)",
-        [`${v.leaseMs}`],
-      )
-      .catch(() => {});
-  });
-
   const sessions = new SessionPool(
     { clientConfig: v.clientConfig, leaseMs: v.leaseMs },
     lockStatements(v.schema).register(owner.hostname, owner.pid, start),

@@ -2,7 +2,7 @@
 // pool for short transactions, and one transaction helper that honours `signal` and
 // `timeoutMs` the interlock way.
 import type pg from "pg";
-import { AbortError, LockTimeoutError } from "../errors.js";
+import { AbortError, type LockTimeoutError } from "../errors.js";
 import { sendCancel } from "./cancel.js";
 import type { LockTable } from "./lock-table.js";
 import type { RegistryOwner } from "./registry-types.js";
@@ -50,7 +50,10 @@ async function checkout(
       done = true;
       cleanup();
       reject(err);
-      connecting.then((c) => c.release(), () => {});
+      connecting.then(
+        (c) => c.release(),
+        () => {},
+      );
     };
     const onAbort = (): void => giveUp(new AbortError(signal!.reason));
     const cleanup = (): void => {
@@ -116,12 +119,13 @@ export async function transaction<T>(
     }
   };
   try {
-    const left = deadline - performance.now();
-    await client.query(
-      deadline === Number.POSITIVE_INFINITY
-        ? "BEGIN"
-        : `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(left))}`,
-    );
+    // One round trip: a transaction left open by a paused process ends after a lease,
+    // writes (fenced ones included) commit durably, waits give up at the deadline.
+    let begin = `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${ctx.leaseMs}; SET LOCAL synchronous_commit = on`;
+    if (deadline !== Number.POSITIVE_INFINITY) {
+      begin += `; SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(deadline - performance.now()))}`;
+    }
+    await client.query(begin);
     const result = await fn(query);
     if (signal?.aborted) throw new AbortError(signal.reason);
     await client.query("COMMIT");

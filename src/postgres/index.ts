@@ -16,7 +16,11 @@ export {
   type RemoteLockOptions,
   type TryRemoteLockOptions,
 } from "./postgres-backend.js";
-export { PostgresRegistry, type PostgresRegistryOptions, type RegistryIdFormat } from "./registry.js";
+export {
+  PostgresRegistry,
+  type PostgresRegistryOptions,
+  type RegistryIdFormat,
+} from "./registry.js";
 export {
   IdsExhaustedError,
   IdTakenError,

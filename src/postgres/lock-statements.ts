@@ -71,7 +71,9 @@ export function lockStatements(schema: string): LockStatements {
         mode,
         holder,
         // lock_timeout is an int of milliseconds; 0 means no limit.
-        Number.isFinite(timeLeftMs) ? String(Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(timeLeftMs)))) : "0",
+        Number.isFinite(timeLeftMs)
+          ? String(Math.min(2 ** 31 - 1, Math.max(1, Math.ceil(timeLeftMs))))
+          : "0",
       ],
     }),
     tryLock: (mode, key, name, holder) => ({

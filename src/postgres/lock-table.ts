@@ -10,7 +10,7 @@ import { KeyedRWLock } from "../keyed-rw-lock.js";
 import { sendCancel } from "./cancel.js";
 import { type LockStatements, lockStatements } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
-import { isConnectionError, type Loss, LockSession } from "./session.js";
+import { isConnectionError, type LockSession, type Loss } from "./session.js";
 import type { SessionPool } from "./session-pool.js";
 
 /** One acquire, as validated by the backend. @internal */
@@ -118,7 +118,11 @@ export class LockTable implements HoldOwner {
     }
   }
 
-  async #serverSide(r: LockRequest, local: Releaser, tryOnly: true): Promise<RemoteLock | undefined>;
+  async #serverSide(
+    r: LockRequest,
+    local: Releaser,
+    tryOnly: true,
+  ): Promise<RemoteLock | undefined>;
   async #serverSide(r: LockRequest, local: Releaser, tryOnly: false): Promise<RemoteLock>;
   async #serverSide(
     r: LockRequest,
@@ -154,7 +158,7 @@ export class LockTable implements HoldOwner {
     entry.refs++;
     let token: string | null;
     try {
-      const res = await entry.session.client.query(this.#sql.join(r.key, r.name, r.holder));
+      const res = await entry.session.query(this.#sql.join(r.key, r.name, r.holder));
       token = res.rows[0].token;
     } catch (err) {
       entry.refs--;
@@ -209,7 +213,7 @@ export class LockTable implements HoldOwner {
       const query = useTry
         ? this.#sql.tryLock(r.mode, r.key, r.name, r.holder)
         : this.#sql.lock(r.mode, r.key, r.name, r.holder, timeLeft);
-      token = (await session.client.query(query)).rows[0].token;
+      token = (await session.query(query)).rows[0].token;
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
       await this.#abandon(entry);
@@ -289,7 +293,7 @@ export class LockTable implements HoldOwner {
     const { session } = entry;
     let loss: Loss | undefined;
     try {
-      const ok = (await session.client.query(this.#sql.unlock(entry.mode, entry.key))).rows[0].ok;
+      const ok = (await session.query(this.#sql.unlock(entry.mode, entry.key))).rows[0].ok;
       if (ok !== true) {
         loss = {
           reason: "not-held",

@@ -40,7 +40,9 @@ export async function refuseTransactionPooler(
     const pinned = (await second.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!
       .pid;
     if (pinned === backendPid) {
-      throw refuse(`a second client's transaction ran on server backend ${pinned}, the first client's`);
+      throw refuse(
+        `a second client's transaction ran on server backend ${pinned}, the first client's`,
+      );
     }
     let timer: NodeJS.Timeout | undefined;
     const again = await Promise.race([
@@ -55,7 +57,9 @@ export async function refuseTransactionPooler(
       );
     }
     if (again !== backendPid) {
-      throw refuse(`one client's statements ran on server backends ${backendPid} and then ${again}`);
+      throw refuse(
+        `one client's statements ran on server backends ${backendPid} and then ${again}`,
+      );
     }
   } finally {
     await second.query("ROLLBACK").catch(() => {});

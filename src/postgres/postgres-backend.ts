@@ -63,7 +63,16 @@ export interface RemoteLockHolder {
   [field: string]: unknown;
 }
 
-const RESERVED = ["name", "mode", "token", "pid", "hostname", "processStartTime", "backendPid", "acquiredAt"];
+const RESERVED = [
+  "name",
+  "mode",
+  "token",
+  "pid",
+  "hostname",
+  "processStartTime",
+  "backendPid",
+  "acquiredAt",
+];
 
 /** @internal */
 export interface BackendParts {
@@ -282,7 +291,9 @@ export class PostgresBackend implements AsyncDisposable {
       throw new TypeError("Expected `defaults` to be JSON data", { cause: err });
     }
     if (options.validate !== undefined && typeof options.validate !== "function") {
-      throw new TypeError(`Expected \`validate\` to be a function, got ${describe(options.validate)}`);
+      throw new TypeError(
+        `Expected \`validate\` to be a function, got ${describe(options.validate)}`,
+      );
     }
     return new PostgresStateStore<T>(this.#parts.ctx, key, options);
   }
@@ -300,7 +311,9 @@ export class PostgresBackend implements AsyncDisposable {
       throw new TypeError(`Expected \`name\` to be a non-empty string, got ${describe(name)}`);
     }
     if (options?.format !== undefined && typeof options.format !== "function") {
-      throw new TypeError(`Expected \`format\` to be a function (base, n) => id, got ${describe(options.format)}`);
+      throw new TypeError(
+        `Expected \`format\` to be a function (base, n) => id, got ${describe(options.format)}`,
+      );
     }
     return new PostgresRegistry<D>(this.#parts.ctx, name, options);
   }
@@ -338,17 +351,23 @@ function serializeHolder(holder: unknown): string | null {
   }
   for (const key of RESERVED) {
     if (Object.hasOwn(holder, key)) {
-      throw new TypeError(`\`holder.${key}\` is written by interlock itself; use another name for your field`);
+      throw new TypeError(
+        `\`holder.${key}\` is written by interlock itself; use another name for your field`,
+      );
     }
   }
   let json: string;
   try {
     json = JSON.stringify(holder);
   } catch (err) {
-    throw new TypeError(`Expected \`holder\` to be serializable as JSON: ${(err as Error).message}`);
+    throw new TypeError(
+      `Expected \`holder\` to be serializable as JSON: ${(err as Error).message}`,
+    );
   }
   if (json.length > 4096) {
-    throw new RangeError(`\`holder\` serializes to ${json.length} characters; keep it under 4096 (it is a label, not storage)`);
+    throw new RangeError(
+      `\`holder\` serializes to ${json.length} characters; keep it under 4096 (it is a label, not storage)`,
+    );
   }
   return json;
 }

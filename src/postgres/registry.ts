@@ -74,7 +74,8 @@ function validateRange(range: unknown): { min: number; max: number } {
 function describeHolder(e: RegistryEntry<unknown>): string {
   const who = `pid ${e.owner.pid} on host ${JSON.stringify(e.owner.hostname)}, which is alive`;
   const since = new Date(e.createdAt).toISOString();
-  if (e.status === "pending") return `pending: another operation is in progress, ${who}, since ${since}`;
+  if (e.status === "pending")
+    return `pending: another operation is in progress, ${who}, since ${since}`;
   return `active: committed by ${who.replace(", which is alive", "")}, reserved at ${since}; release(${JSON.stringify(e.id)}) removes it`;
 }
 
@@ -189,7 +190,9 @@ export class PostgresRegistry<D = unknown> implements Registry<D> {
     const started = performance.now();
     await this.#ctx.ownerLock(o.signal, o.timeoutMs);
     const timeoutMs =
-      o.timeoutMs === undefined ? undefined : Math.max(0, o.timeoutMs - (performance.now() - started));
+      o.timeoutMs === undefined
+        ? undefined
+        : Math.max(0, o.timeoutMs - (performance.now() - started));
     const ns = this.#ctx.namespace;
     const data = o.data === undefined ? null : JSON.stringify(o.data);
     const won = await transaction(
@@ -298,39 +301,49 @@ export class PostgresRegistry<D = unknown> implements Registry<D> {
     // Commit as a live owner: if our owner lock was lost and nobody reclaimed the entry
     // meanwhile, it is still ours once the lock is ours again.
     await this.#ctx.ownerLock(undefined, undefined);
-    return transaction(this.#ctx, {}, (ms) => this.#timeout(ms), async (query) => {
-      const r = await query<RegistryRow>(
-        {
-          text: `UPDATE ${this.#t} SET status = 'active', data = CASE WHEN $5 THEN $6::jsonb ELSE data END
+    return transaction(
+      this.#ctx,
+      {},
+      (ms) => this.#timeout(ms),
+      async (query) => {
+        const r = await query<RegistryRow>(
+          {
+            text: `UPDATE ${this.#t} SET status = 'active', data = CASE WHEN $5 THEN $6::jsonb ELSE data END
             WHERE ns = $1 AND registry = $2 AND id = $3 AND claim = $4::bigint AND status = 'pending'
             RETURNING *`,
-          values: [
-            this.#ctx.namespace,
-            this.name,
-            id,
-            claim,
-            data !== undefined,
-            data === undefined ? null : JSON.stringify(data.value),
-          ],
-        },
-        true,
-      );
-      if (r.rows.length === 1) return toEntry<D>(r.rows[0]!);
-      throw await this.#lost(query, id, claim);
-    });
+            values: [
+              this.#ctx.namespace,
+              this.name,
+              id,
+              claim,
+              data !== undefined,
+              data === undefined ? null : JSON.stringify(data.value),
+            ],
+          },
+          true,
+        );
+        if (r.rows.length === 1) return toEntry<D>(r.rows[0]!);
+        throw await this.#lost(query, id, claim);
+      },
+    );
   }
 
   async #abort(id: string, claim: string): Promise<void> {
-    await transaction(this.#ctx, {}, (ms) => this.#timeout(ms), async (query) => {
-      const r = await query(
-        {
-          text: `DELETE FROM ${this.#t} WHERE ns = $1 AND registry = $2 AND id = $3 AND claim = $4::bigint AND status = 'pending'`,
-          values: [this.#ctx.namespace, this.name, id, claim],
-        },
-        true,
-      );
-      if (r.rowCount !== 1) throw await this.#lost(query, id, claim);
-    });
+    await transaction(
+      this.#ctx,
+      {},
+      (ms) => this.#timeout(ms),
+      async (query) => {
+        const r = await query(
+          {
+            text: `DELETE FROM ${this.#t} WHERE ns = $1 AND registry = $2 AND id = $3 AND claim = $4::bigint AND status = 'pending'`,
+            values: [this.#ctx.namespace, this.name, id, claim],
+          },
+          true,
+        );
+        if (r.rowCount !== 1) throw await this.#lost(query, id, claim);
+      },
+    );
   }
 
   async #lost(query: TxQuery, id: string, claim: string): Promise<ReservationLostError> {
@@ -361,14 +374,19 @@ export class PostgresRegistry<D = unknown> implements Registry<D> {
    * ```
    */
   async list(): Promise<RegistryEntry<D>[]> {
-    return transaction(this.#ctx, {}, (ms) => this.#timeout(ms), async (query) => {
-      await this.#reclaimDead(query);
-      const r = await query<RegistryRow>({
-        text: `SELECT * FROM ${this.#t} WHERE ns = $1 AND registry = $2 ORDER BY claim`,
-        values: [this.#ctx.namespace, this.name],
-      });
-      return r.rows.map((row) => toEntry<D>(row));
-    });
+    return transaction(
+      this.#ctx,
+      {},
+      (ms) => this.#timeout(ms),
+      async (query) => {
+        await this.#reclaimDead(query);
+        const r = await query<RegistryRow>({
+          text: `SELECT * FROM ${this.#t} WHERE ns = $1 AND registry = $2 ORDER BY claim`,
+          values: [this.#ctx.namespace, this.name],
+        });
+        return r.rows.map((row) => toEntry<D>(row));
+      },
+    );
   }
 
   /**
@@ -420,8 +438,11 @@ export class PostgresRegistry<D = unknown> implements Registry<D> {
     if (options !== undefined && (typeof options !== "object" || options === null)) {
       throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
     }
-    return transaction(this.#ctx, {}, (ms) => this.#timeout(ms), async (query) =>
-      (await this.#reclaimDead(query)).map((row) => toEntry<D>(row)),
+    return transaction(
+      this.#ctx,
+      {},
+      (ms) => this.#timeout(ms),
+      async (query) => (await this.#reclaimDead(query)).map((row) => toEntry<D>(row)),
     );
   }
 }

@@ -37,7 +37,10 @@ export class SessionPool {
       const onAbort = (): void => {
         reject(new AbortError(signal.reason));
         // Not wasted: it holds nothing, the next acquire takes it.
-        opening.then((s) => this.park(s), () => {});
+        opening.then(
+          (s) => this.park(s),
+          () => {},
+        );
       };
       signal.addEventListener("abort", onAbort, { once: true });
       opening.then(
@@ -56,7 +59,7 @@ export class SessionPool {
   async #openSession(): Promise<LockSession> {
     const session = await LockSession.open(this.#config);
     try {
-      await session.client.query(this.#init);
+      await session.query(this.#init);
     } catch (err) {
       session.destroy();
       throw err;

@@ -45,6 +45,7 @@ export class LockSession {
   #beat: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #ended: Promise<void>;
+  #tail: Promise<unknown> = Promise.resolve();
 
   private constructor(client: pg.Client, leaseMs: number) {
     this.client = client;
@@ -78,6 +79,16 @@ export class LockSession {
       throw err;
     }
     return session;
+  }
+
+  /**
+   * Runs a statement after the ones already sent on this session: `pg` 9 will refuse a
+   * query while another runs, and a shared join, a heartbeat and an unlock can overlap.
+   */
+  query<R extends pg.QueryResultRow = any>(q: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    const run = this.#tail.then(() => this.client.query<R>(q));
+    this.#tail = run.catch(() => {});
+    return run;
   }
 
   get alive(): boolean {
@@ -170,22 +181,32 @@ export class LockSession {
     // Overdue after a pause: the lease may be gone on the server already.
     if (!this.checkDeadline() || this.#holds === 0) return;
     const sent = performance.now();
-    this.client
-      .query({ text: "SELECT 1", query_timeout: Math.max(1, Math.floor(this.#interval())) } as any)
-      .then(
-        () => {
-          if (this.loss !== undefined || this.#holds === 0) return;
-          if (sent > this.#lastOkSent) this.#lastOkSent = sent;
-          if (this.checkDeadline()) this.#schedule(Math.max(0, sent + this.#interval() - performance.now()));
-        },
-        (err: unknown) => {
-          this.lose(
-            isConnectionError(err)
-              ? { reason: "connection-ended", detail: `its connection failed (${(err as Error).message})`, cause: err }
-              : { reason: "heartbeat-failed", detail: `a heartbeat failed (${(err as Error).message})`, cause: err },
-          );
-        },
-      );
+    this.query({
+      text: "SELECT 1",
+      query_timeout: Math.max(1, Math.floor(this.#interval())),
+    } as pg.QueryConfig).then(
+      () => {
+        if (this.loss !== undefined || this.#holds === 0) return;
+        if (sent > this.#lastOkSent) this.#lastOkSent = sent;
+        if (this.checkDeadline())
+          this.#schedule(Math.max(0, sent + this.#interval() - performance.now()));
+      },
+      (err: unknown) => {
+        this.lose(
+          isConnectionError(err)
+            ? {
+                reason: "connection-ended",
+                detail: `its connection failed (${(err as Error).message})`,
+                cause: err,
+              }
+            : {
+                reason: "heartbeat-failed",
+                detail: `a heartbeat failed (${(err as Error).message})`,
+                cause: err,
+              },
+        );
+      },
+    );
   }
 
   /**

@@ -131,7 +131,10 @@ export class PostgresStateStore<T> {
       throw new TypeError("Expected `fn` to be a function `(current) => next`");
     }
     const fence = options?.fence;
-    if (fence !== undefined && (typeof fence !== "number" || !Number.isSafeInteger(fence) || fence < 0)) {
+    if (
+      fence !== undefined &&
+      (typeof fence !== "number" || !Number.isSafeInteger(fence) || fence < 0)
+    ) {
       throw new TypeError(
         `Expected \`fence\` to be a fencing token (a lock's \`token\`, a non-negative integer), got ${String(fence)}`,
       );
@@ -165,7 +168,9 @@ export class PostgresStateStore<T> {
       if (fence !== undefined && newest > fence) throw new StaleFenceError(this.key, fence, newest);
       const next = await fn(row.value as T);
       if (next === undefined) {
-        throw new TypeError("`fn` returned undefined; return the new state (forgot `return current`?)");
+        throw new TypeError(
+          "`fn` returned undefined; return the new state (forgot `return current`?)",
+        );
       }
       if (this.#validate !== undefined && (await this.#validate(next)) === false) {
         throw new StateInvalidError(this.key);

@@ -64,9 +64,7 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Runner {
-  (bin: string, args: string[]): Promise<string>;
-}
+type Runner = (bin: string, args: string[]) => Promise<string>;
 
 function runner(binDir: string): { exec: Runner; chown: (path: string) => void } {
   const isRoot = process.getuid?.() === 0;
@@ -143,7 +141,9 @@ export async function startCluster(settings: Record<string, string> = {}): Promi
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE ROLE ${APP_ROLE} LOGIN; GRANT CREATE ON DATABASE postgres TO ${APP_ROLE}`);
+    await admin.query(
+      `CREATE ROLE ${APP_ROLE} LOGIN; GRANT CREATE ON DATABASE postgres TO ${APP_ROLE}`,
+    );
   } finally {
     await admin.end();
   }
