@@ -19,7 +19,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide("pgAdminUrl", process.env.INTERLOCK_PG_ADMIN_URL || external);
     return;
   }
-  const cluster = await startCluster();
+  // fsync off: these tests exercise interlock's logic, not the disk, and share two cores.
+  // A server crash (test/postgres/server-restart.test.ts, its own cluster) keeps fsync on.
+  const cluster = await startCluster({ fsync: "off" });
   project.provide("pgUrl", cluster.url);
   project.provide("pgAdminUrl", cluster.adminUrl);
   return () => cluster.stop();
