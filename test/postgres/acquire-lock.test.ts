@@ -59,20 +59,44 @@ describe("acquireLock", () => {
     await next.release();
   });
 
-  it("two requests of one process never both hold: the second waits in-process", async () => {
+  it("a second exclusive request of the same process is granted only after the first is released", async () => {
+    const b = await connect();
+    const first = await b.acquireLock("solo");
+    const order: string[] = [];
+    const second = b.acquireLock("solo").then((lock) => {
+      order.push("second granted");
+      return lock;
+    });
+    await drain();
+    // Were the second request to ride the first one's session (advisory locks are
+    // re-entrant per session), its grant would come back before this unlock does.
+    await first.release();
+    order.push("first released");
+    const lock = await second;
+    expect(order).toEqual(["first released", "second granted"]);
+    expect(lock.token).toBeGreaterThan(first.token);
+    await lock.release();
+  });
+
+  it("requests of one process never both hold: inside, the server names each holder's own token", async () => {
     const b = await connect();
     let inside = 0;
     let overlaps = 0;
     let count = 0;
+    const wrongHolder: string[] = [];
     await Promise.all(
-      Array.from({ length: 6 }, () =>
+      Array.from({ length: 3 }, () =>
         (async () => {
-          for (let i = 0; i < 5; i++) {
-            await b.withLock("counter", async () => {
+          for (let i = 0; i < 8; i++) {
+            await b.withLock("counter", async (lock) => {
               inside++;
               if (inside > 1) overlaps++;
               const seen = count;
-              await drain();
+              // A server round trip inside the hold: long enough for a second holder on
+              // the same session (re-entrancy) to be granted meanwhile.
+              const holder = await b.readLockHolder("counter");
+              if (holder?.token !== lock.token)
+                wrongHolder.push(`${holder?.token} ≠ ${lock.token}`);
               count = seen + 1;
               inside--;
             });
@@ -81,7 +105,8 @@ describe("acquireLock", () => {
       ),
     );
     expect(overlaps).toBe(0);
-    expect(count).toBe(30);
+    expect(wrongHolder).toEqual([]);
+    expect(count).toBe(24);
   });
 
   it("shared holders coexist, in this process and across clients; exclusive waits for all", async () => {

@@ -1,6 +1,6 @@
 // An abort that lands just as the server grants the lock: the waiter must reject with
-// AbortError and hold nothing, or resolve normally; never reject while its session still
-// holds the lock. The race is provoked by releasing the holder and aborting the waiter
+// AbortError and hold nothing; never reject while its session still holds the lock, and
+// never resolve after its signal aborted. The race is provoked by releasing the holder and aborting the waiter
 // in the same tick: the grant usually reaches the waiter before the cancel request
 // reaches the server. A private schema makes skipped tokens countable: each raced grant
 // consumed one.
@@ -50,6 +50,8 @@ describe("abort racing a grant", () => {
     console.log(
       `abort race: ${aborted} aborted (${raced} of them after the server granted), ${granted} granted`,
     );
-    expect(aborted + granted).toBe(ITERATIONS);
+    // The abort is issued in the tick that sends the holder's unlock, before the server
+    // can grant the waiter anything: every round must end in AbortError.
+    expect(granted).toBe(0);
   });
 });
