@@ -75,7 +75,9 @@ function releasedError(name: string): InterlockError {
 
 /** @internal */
 export class RemoteLock implements RemoteLockHandle {
-  readonly #controller = new AbortController();
+  // Made on first use of `signal`: most holders never read it, and an AbortController
+  // plus an Error per release is a measurable share of an uncontended cycle.
+  #controller: AbortController | undefined;
   readonly #owner: HoldOwner;
   #local: Releaser | undefined;
   #lost: LockLostError | undefined;
@@ -94,6 +96,11 @@ export class RemoteLock implements RemoteLockHandle {
   }
 
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      const reason = this.#lost ?? (this.#released ? releasedError(this.name) : undefined);
+      if (reason !== undefined) this.#controller.abort(reason);
+    }
     return this.#controller.signal;
   }
 
@@ -113,7 +120,7 @@ export class RemoteLock implements RemoteLockHandle {
     this.#lost = new LockLostError(this.name, this.token, loss.reason, loss.detail, {
       cause: loss.cause,
     });
-    this.#controller.abort(this.#lost);
+    this.#controller?.abort(this.#lost);
   }
 
   release(): Promise<void> {
@@ -130,7 +137,7 @@ export class RemoteLock implements RemoteLockHandle {
       }
       if (this.#lost !== undefined) throw this.#lost;
       this.#released = true;
-      this.#controller.abort(releasedError(this.name));
+      this.#controller?.abort(releasedError(this.name));
     } finally {
       // Server side first, then this process's queue: the next local waiter must find
       // the lock free on the server (or at least queued behind nobody of ours).

@@ -1,0 +1,163 @@
+// The PostgreSQL backend against the floor of what it is built on: a bare
+// pg_advisory_lock/unlock pair on one connection (the target: acquire + release with a
+// fencing token within 1.5× of it), a counter row updated per grant (the obvious way to
+// get durable tokens), 8 contending processes (throughput and hand-off latency), and
+// stateStore.update against a hand-written SELECT … FOR UPDATE transaction. The bench
+// starts its own throwaway server (fsync on) through the test harness.
+import { fork } from "node:child_process";
+import { once } from "node:events";
+import pg from "pg";
+import { connectPostgres } from "../src/postgres/index.js";
+import { startCluster } from "../test/postgres/cluster.js";
+import { compare, fmt, printTable, type Row } from "./lib.js";
+
+const quick = process.env.BENCH_QUICK === "1";
+const PROCESSES = 8;
+const CYCLES = quick ? 100 : 300;
+
+async function uncontended(url: string): Promise<void> {
+  const backend = await connectPostgres({ connectionString: url, namespace: "bench" });
+  const raw = new pg.Client({ connectionString: url });
+  raw.on("error", () => {});
+  await raw.connect();
+  await raw.query(
+    "CREATE SCHEMA IF NOT EXISTS bench; CREATE TABLE IF NOT EXISTS bench.fence (k bigint PRIMARY KEY, token bigint NOT NULL); INSERT INTO bench.fence VALUES (1, 0) ON CONFLICT DO NOTHING",
+  );
+  const rows = await compare("uncontended acquire + release, one client (exclusive)", [
+    {
+      name: "interlock acquireLock + release (token, holder record, heartbeat)",
+      fn: async () => {
+        const lock = await backend.acquireLock("uncontended");
+        await lock.release();
+      },
+    },
+    {
+      name: "raw pg_advisory_lock + unlock, one connection (floor)",
+      fn: async () => {
+        await raw.query("SELECT pg_advisory_lock($1)", ["77"]);
+        await raw.query("SELECT pg_advisory_unlock($1)", ["77"]);
+      },
+    },
+    {
+      name: "raw lock + counter-row token (synchronous commit) + unlock",
+      fn: async () => {
+        await raw.query("SELECT pg_advisory_lock($1)", ["78"]);
+        await raw.query("UPDATE bench.fence SET token = token + 1 WHERE k = 1 RETURNING token");
+        await raw.query("SELECT pg_advisory_unlock($1)", ["78"]);
+      },
+    },
+  ]);
+  const [ours, floor] = rows;
+  console.log(
+    `\nacquire+release costs ${(floor!.opsPerSec / ours!.opsPerSec).toFixed(2)}× the raw pair (target ≤ 1.5×): ${fmt(1000 / ours!.opsPerSec)} ms vs ${fmt(1000 / floor!.opsPerSec)} ms`,
+  );
+  await compare("uncontended acquire + release, one client (shared)", [
+    {
+      name: "interlock acquireLock({mode: shared}) + release",
+      fn: async () => {
+        const lock = await backend.acquireLock("uncontended-s", { mode: "shared" });
+        await lock.release();
+      },
+    },
+    {
+      name: "raw pg_advisory_lock_shared + unlock_shared (floor)",
+      fn: async () => {
+        await raw.query("SELECT pg_advisory_lock_shared($1)", ["79"]);
+        await raw.query("SELECT pg_advisory_unlock_shared($1)", ["79"]);
+      },
+    },
+  ]);
+
+  await raw.query(
+    "CREATE TABLE IF NOT EXISTS bench.state (k text PRIMARY KEY, v jsonb NOT NULL); INSERT INTO bench.state VALUES ('n', '0') ON CONFLICT DO NOTHING",
+  );
+  const store = backend.stateStore("n", { defaults: 0 });
+  await compare("read-modify-write of one JSON value, one client", [
+    { name: "interlock stateStore.update(n => n + 1)", fn: () => store.update((n) => n + 1) },
+    {
+      name: "hand-written BEGIN; SELECT … FOR UPDATE; UPDATE; COMMIT",
+      fn: async () => {
+        await raw.query("BEGIN");
+        const n = (await raw.query("SELECT v FROM bench.state WHERE k = 'n' FOR UPDATE")).rows[0].v;
+        await raw.query("UPDATE bench.state SET v = $1 WHERE k = 'n'", [JSON.stringify(n + 1)]);
+        await raw.query("COMMIT");
+      },
+    },
+  ]);
+  await raw.end();
+  await backend.close();
+}
+
+/** 8 processes, CYCLES lock cycles each; returns [cycles/s, hand-off latencies in ms]. */
+async function contended(
+  url: string,
+  variant: "interlock" | "raw",
+  round: number,
+): Promise<[number, number[]]> {
+  const fixture = new URL("./fixtures/postgres-contend.ts", import.meta.url);
+  const children = Array.from({ length: PROCESSES }, () =>
+    fork(fixture, [variant, url, `contend-${round}`, String(CYCLES)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    }),
+  );
+  await Promise.all(children.map((c) => once(c, "message")));
+  const started = performance.now();
+  const done = children.map((c) => once(c, "message"));
+  for (const c of children) c.send("go");
+  const results = (await Promise.all(done)) as [{ holds: [number, number][] }][];
+  const ms = performance.now() - started;
+  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
+  const holds = results.flatMap(([r]) => r.holds).sort((a, b) => a[0] - b[0]);
+  const handoffs: number[] = [];
+  for (let i = 1; i < holds.length; i++) handoffs.push(holds[i]![0] - holds[i - 1]![1]);
+  return [(PROCESSES * CYCLES * 1000) / ms, handoffs];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)]!;
+
+export default async function run(): Promise<void> {
+  const cluster = await startCluster();
+  try {
+    await uncontended(cluster.url);
+    const rounds = quick ? 1 : 3;
+    const through: Record<string, number[]> = { interlock: [], raw: [] };
+    const hand: Record<string, number[]> = { interlock: [], raw: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const v of ["interlock", "raw"] as const) {
+        const [ops, handoffs] = await contended(cluster.url, v, round);
+        through[v]!.push(ops);
+        hand[v]!.push(...handoffs);
+      }
+    }
+    const name = {
+      interlock: "interlock acquireLock + release",
+      raw: "raw pg_advisory_lock + unlock (floor)",
+    };
+    printTable(
+      `${PROCESSES} processes contending for one lock, ${CYCLES} cycles each (median of ${rounds})`,
+      (["interlock", "raw"] as const).map(
+        (v): Row => ({ name: name[v], opsPerSec: median(through[v]!) }),
+      ),
+      "grants/s",
+    );
+    printTable(
+      "hand-off latency, release → next holder's grant, 8 processes (1000 / median ms)",
+      (["interlock", "raw"] as const).map(
+        (v): Row => ({ name: name[v], opsPerSec: 1000 / median(hand[v]!) }),
+      ),
+      "hand-offs/s",
+    );
+    for (const v of ["interlock", "raw"] as const) {
+      console.log(
+        `${name[v]}: hand-off median ${median(hand[v]!).toFixed(3)} ms, p99 ${p99(hand[v]!).toFixed(3)} ms`,
+      );
+    }
+  } catch (err) {
+    console.error(err);
+    throw err;
+  } finally {
+    await cluster.stop();
+  }
+}
