@@ -6,11 +6,12 @@ import { describe } from "../internal/describe.js";
 import { processStartTime } from "../process/index.js";
 import type { BackendContext } from "./context.js";
 import { PostgresConnectionError } from "./errors.js";
+import { lockTimeoutError } from "./holder-record.js";
 import { advisoryKey } from "./keys.js";
 import { lockStatements } from "./lock-statements.js";
 import { LockTable } from "./lock-table.js";
 import { refuseTransactionPooler } from "./pooler-check.js";
-import { lockTimeoutError, PostgresBackend } from "./postgres-backend.js";
+import { PostgresBackend } from "./postgres-backend.js";
 import type { RegistryOwner } from "./registry-types.js";
 import type { RemoteLock } from "./remote-lock.js";
 import { ensureSchema } from "./schema.js";
@@ -224,8 +225,11 @@ async function connect(v: Valid): Promise<PostgresBackend> {
       return bounded(ownerLocking, signal, timeoutMs);
     },
   };
-  (ctx as { locks: LockTable }).locks = new LockTable(v.schema, sessions, (r) =>
-    lockTimeoutError(ctx, r),
+  (ctx as { locks: LockTable }).locks = new LockTable(
+    v.schema,
+    sessions,
+    (r) => lockTimeoutError(ctx, r),
+    () => ctx.closed,
   );
   return new PostgresBackend({ ctx, locks: ctx.locks, sessions, pool, schema: v.schema });
 }

@@ -10,17 +10,14 @@ export {
   StaleFenceError,
   StateInvalidError,
 } from "./errors.js";
+export type { RemoteLockHolder } from "./holder-record.js";
 export {
   PostgresBackend,
-  type RemoteLockHolder,
   type RemoteLockOptions,
   type TryRemoteLockOptions,
 } from "./postgres-backend.js";
-export {
-  PostgresRegistry,
-  type PostgresRegistryOptions,
-  type RegistryIdFormat,
-} from "./registry.js";
+export { PostgresRegistry, type PostgresRegistryOptions } from "./registry.js";
+export type { RegistryIdFormat } from "./registry-naming.js";
 export {
   IdsExhaustedError,
   IdTakenError,

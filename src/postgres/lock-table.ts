@@ -12,6 +12,7 @@ import { type LockStatements, lockStatements } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
 import { isConnectionError, type LockSession, type Loss } from "./session.js";
 import type { SessionPool } from "./session-pool.js";
+import { closedError } from "./session-pool.js";
 
 /** One acquire, as validated by the backend. @internal */
 export interface LockRequest {
@@ -73,15 +74,18 @@ export class LockTable implements HoldOwner {
   readonly #sql: LockStatements;
   readonly #pool: SessionPool;
   readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
+  readonly #closed: () => boolean;
 
   constructor(
     schema: string,
     pool: SessionPool,
     timeoutError: (r: LockRequest) => Promise<LockTimeoutError>,
+    closed: () => boolean,
   ) {
     this.#sql = lockStatements(schema);
     this.#pool = pool;
     this.#timeoutError = timeoutError;
+    this.#closed = closed;
   }
 
   /** Waits for the lock; see `PostgresBackend.acquireLock`. */
@@ -222,6 +226,10 @@ export class LockTable implements HoldOwner {
         throw new AbortError(r.signal.reason);
       }
       if (code === LOCK_TIMEOUT) throw await this.#timeoutError(r);
+      if (this.#closed()) throw closedError();
+      // An idle session the server (or the network) dropped while it was parked: it
+      // held nothing, so ask again on a new one, once.
+      if (session.reused && isConnectionError(err)) return this.#fresh(r, local, tryOnly);
       throw err;
     }
     r.signal?.removeEventListener("abort", onAbort);
@@ -313,13 +321,5 @@ export class LockTable implements HoldOwner {
     else session.lose(loss ?? { reason: "closed", detail: "its session was closed" });
     entry.close();
     return loss;
-  }
-
-  /** Every held lock is lost with reason `"closed"`; their sessions end. */
-  async close(): Promise<void> {
-    const entries = [...this.#entries.values()];
-    await Promise.all(
-      entries.map((e) => e.session.close({ reason: "closed", detail: "the backend was closed" })),
-    );
   }
 }

@@ -29,7 +29,10 @@ export class SessionPool {
     for (let s = this.#idle.pop(); s !== undefined; s = this.#idle.pop()) {
       clearTimeout(this.#timers.get(s));
       this.#timers.delete(s);
-      if (s.alive) return Promise.resolve(s);
+      if (s.alive) {
+        s.reused = true;
+        return Promise.resolve(s);
+      }
     }
     const opening = this.#openSession();
     if (signal === undefined) return opening;

@@ -39,6 +39,8 @@ export class LockSession {
   loss: Loss | undefined;
   /** A cancel request was sent: a late one could hit any later statement, so never reuse. */
   cancelled = false;
+  /** Taken from the idle pool rather than freshly opened. */
+  reused = false;
   #holds = 0;
   #listeners = new Set<(loss: Loss) => void>();
   #lastOkSent = 0;
