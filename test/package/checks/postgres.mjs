@@ -23,11 +23,15 @@ async function child(namespace) {
         // A read and a separate write: only the lock makes this pair atomic.
         const seen = await guarded.read();
         if (lock.token <= seen.lastToken) {
-          problems.push(`token ${lock.token} not above ${seen.lastToken}, written by an earlier holder`);
+          problems.push(
+            `token ${lock.token} not above ${seen.lastToken}, written by an earlier holder`,
+          );
         }
         tokens.push(lock.token);
         await new Promise((r) => setImmediate(r));
-        await guarded.update(() => ({ n: seen.n + 1, lastToken: lock.token }), { fence: lock.token });
+        await guarded.update(() => ({ n: seen.n + 1, lastToken: lock.token }), {
+          fence: lock.token,
+        });
       });
     }
     const counter = backend.stateStore("counter", { defaults: 0 });
@@ -43,7 +47,9 @@ async function child(namespace) {
 async function parent() {
   const namespace = `package-check-${randomUUID()}`;
   const kids = [0, 1].map(() =>
-    fork(process.argv[1], [process.argv[2], "child", namespace], { stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+    fork(process.argv[1], [process.argv[2], "child", namespace], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    }),
   );
   const results = await Promise.all(kids.map(async (k) => (await once(k, "message"))[0]));
   const problems = results.flatMap((r) => r.problems);
@@ -51,15 +57,22 @@ async function parent() {
   if (new Set(tokens).size !== tokens.length) problems.push("a token was granted twice");
   const backend = await connectPostgres({ connectionString: url, namespace });
   try {
-    const guarded = await backend.stateStore("guarded", { defaults: { n: 0, lastToken: 0 } }).read();
-    if (guarded.n !== 2 * HOLDS) problems.push(`lock-guarded counter is ${guarded.n}, expected ${2 * HOLDS}`);
+    const guarded = await backend
+      .stateStore("guarded", { defaults: { n: 0, lastToken: 0 } })
+      .read();
+    if (guarded.n !== 2 * HOLDS)
+      problems.push(`lock-guarded counter is ${guarded.n}, expected ${2 * HOLDS}`);
     const counter = await backend.stateStore("counter", { defaults: 0 }).read();
-    if (counter !== 2 * UPDATES) problems.push(`stateStore counter is ${counter}, expected ${2 * UPDATES}`);
+    if (counter !== 2 * UPDATES)
+      problems.push(`stateStore counter is ${counter}, expected ${2 * UPDATES}`);
     // A write fenced with the oldest token is refused now.
     const stale = await backend
       .stateStore("guarded", { defaults: { n: 0, lastToken: 0 } })
       .update((s) => s, { fence: Math.min(...tokens) })
-      .then(() => "accepted", (err) => err);
+      .then(
+        () => "accepted",
+        (err) => err,
+      );
     if (!(stale instanceof StaleFenceError)) problems.push(`a stale fenced write was ${stale}`);
   } finally {
     await backend.close();
@@ -68,7 +81,9 @@ async function parent() {
     console.error(`interlock/postgres package check failed:\n- ${problems.join("\n- ")}`);
     process.exit(1);
   }
-  console.log(`interlock/postgres: 2 processes, ${tokens.length} exclusive holds with rising tokens, ${2 * UPDATES} exact state updates`);
+  console.log(
+    `interlock/postgres: 2 processes, ${tokens.length} exclusive holds with rising tokens, ${2 * UPDATES} exact state updates`,
+  );
 }
 
 if (!url) {
