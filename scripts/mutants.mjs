@@ -128,7 +128,7 @@ const mutants = [
   {
     name: "postgres: session reused while it holds (parked without its unlock)",
     file: pgLock,
-    from: "const ok = (await session.query(this.#sql.unlock(entry.mode, entry.key))).rows[0].ok;",
+    from: "const ok = (await session.query(q)).rows[0].ok;",
     to: "const ok = true;",
     tests: ["test/postgres/acquire-lock.test.ts"],
   },

@@ -1,5 +1,7 @@
-// The holder record of a PostgreSQL lock: what a grant writes (the `holder` fields),
-// how `readLockHolder` reads it back from pg_locks, and the timeout message built from it.
+// The holder record of a PostgreSQL lock: each lock session's row (host, pid, written
+// when the session opens), the grant fields written once a hold outlives RECORD_AFTER_MS
+// (token, since when, the `holder` fields), how `readLockHolder` reads them back next to
+// pg_locks, and the timeout message built from them.
 import { LockTimeoutError } from "../errors.js";
 import { describe } from "../internal/describe.js";
 import type { BackendContext } from "./context.js";
@@ -7,26 +9,27 @@ import type { LockRequest } from "./lock-table.js";
 import type { RemoteLockMode } from "./remote-lock.js";
 
 /**
- * Who holds a PostgreSQL lock, from {@link PostgresBackend.readLockHolder}: the
- * holder's process (`pid` on `hostname`), the server backend serving it, the grant's
- * `token`, when it was granted (`acquiredAt`, milliseconds since the epoch, server
- * clock), and the `holder` fields it passed.
+ * Who holds a PostgreSQL lock, from `backend.readLockHolder(name)`: the holder's process
+ * (`pid` on `hostname`) and the server backend serving it, always; and, for a hold that
+ * has lasted more than a few tens of milliseconds (the record is written then, to keep
+ * short holds cheap), the grant's `token`, when it was granted (`acquiredAt`,
+ * milliseconds since the epoch, server clock) and the `holder` fields it passed.
  *
  * @example
  * ```ts
  * const h = await backend.readLockHolder("deploy");
- * if (h) console.log(`${h.mode} by pid ${h.pid} on ${h.hostname} since ${new Date(h.acquiredAt).toISOString()}`);
+ * if (h?.acquiredAt) console.log(`pid ${h.pid} on ${h.hostname} since ${new Date(h.acquiredAt).toISOString()}`);
  * ```
  */
 export interface RemoteLockHolder {
   name: string;
   mode: RemoteLockMode;
-  token: number;
   pid: number;
   hostname: string;
   processStartTime?: number;
   backendPid: number;
-  acquiredAt: number;
+  token?: number;
+  acquiredAt?: number;
   [field: string]: unknown;
 }
 
@@ -72,33 +75,43 @@ export function serializeHolder(holder: unknown): string | null {
   return json;
 }
 
-/** The holder of the lock with advisory key `key`, from pg_locks and the holder records. @internal */
+/**
+ * The holder of the lock `name` (advisory key `key`): a granted pg_locks row of an
+ * interlock lock session, its session row, and its grant record if it has one for this
+ * key. A lock taken by a program other than interlock has no session row: `undefined`.
+ * @internal
+ */
 export async function readHolder(
   ctx: BackendContext,
   key: string,
+  name: string,
 ): Promise<RemoteLockHolder | undefined> {
   const r = await ctx.pool.query({
-    text: `SELECT h.*, l.pid AS lpid, l.mode AS lmode, (extract(epoch FROM h.acquired_at) * 1000)::float8 AS at
-      FROM pg_locks l JOIN ${ctx.s}.holders h ON h.backend_pid = l.pid AND h.lock_key = $1::bigint
+    text: `SELECT h.host, h.pid, h.start_time, l.pid AS lpid, l.mode AS lmode, h.lock_key = $1::bigint AS recorded,
+        h.token, h.holder, (extract(epoch FROM h.acquired_at) * 1000)::float8 AS at
+      FROM pg_locks l JOIN ${ctx.s}.holders h ON h.backend_pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint
-      ORDER BY (l.mode = 'ExclusiveLock') DESC, h.acquired_at LIMIT 1`,
+      ORDER BY (l.mode = 'ExclusiveLock') DESC, (h.lock_key = $1::bigint) DESC NULLS LAST, h.acquired_at
+      LIMIT 1`,
     values: [key],
   });
   const row = r.rows[0];
   if (row === undefined) return undefined;
   const holder: RemoteLockHolder = {
-    ...(row.holder ?? {}),
-    name: row.name,
+    ...(row.recorded ? (row.holder ?? {}) : {}),
+    name,
     mode: row.lmode === "ExclusiveLock" ? "exclusive" : "shared",
-    token: Number(row.token),
     pid: row.pid,
     hostname: row.host,
     backendPid: row.lpid,
-    acquiredAt: Math.round(row.at),
   };
   if (row.start_time !== null) holder.processStartTime = Number(row.start_time);
+  if (row.recorded) {
+    holder.token = Number(row.token);
+    holder.acquiredAt = Math.round(row.at);
+  }
   return holder;
 }
 
@@ -110,11 +123,14 @@ export async function lockTimeoutError(
   const ms = r.timeoutMs ?? 0;
   let who = "";
   try {
-    const h = ctx.closed ? undefined : await readHolder(ctx, r.key);
+    const h = ctx.closed ? undefined : await readHolder(ctx, r.key, r.name);
     if (h !== undefined) {
       const purpose = typeof h.purpose === "string" ? ` (${h.purpose})` : "";
-      const secs = ((Date.now() - h.acquiredAt) / 1000).toFixed(1);
-      who = `: held ${h.mode === "shared" ? "in shared mode " : ""}by pid ${h.pid} on ${h.hostname}${purpose} for ${secs} s, token ${h.token}`;
+      const since =
+        h.acquiredAt === undefined
+          ? ""
+          : ` for ${((Date.now() - h.acquiredAt) / 1000).toFixed(1)} s, token ${h.token}`;
+      who = `: held ${h.mode === "shared" ? "in shared mode " : ""}by pid ${h.pid} on ${h.hostname}${purpose}${since}`;
     }
   } catch {
     // The message is a courtesy; the timeout is the error.

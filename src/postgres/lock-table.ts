@@ -8,7 +8,7 @@ import { AbortError, LockTimeoutError } from "../errors.js";
 import type { Releaser } from "../internal/permit.js";
 import { KeyedRWLock } from "../keyed-rw-lock.js";
 import { sendCancel } from "./cancel.js";
-import { type LockStatements, lockStatements } from "./lock-statements.js";
+import { type LockStatements, lockStatements, RECORD_AFTER_MS } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
 import { isConnectionError, type LockSession, type Loss } from "./session.js";
 import type { SessionPool } from "./session-pool.js";
@@ -33,11 +33,36 @@ interface Entry {
   /** Handles riding on the server-side hold, plus shared joins in flight. */
   refs: number;
   holds: Set<RemoteLock>;
-  /** Settles when the server-side hold is gone and the entry has left the table. */
-  closed: Promise<void>;
-  close: () => void;
+  /** Made on demand; settles when the server-side hold is gone and the entry left the table. */
+  closed: Promise<void> | undefined;
+  close: (() => void) | undefined;
+  /** The entry has left the table (before `closed` was ever asked for, possibly). */
+  done: boolean;
   unsubscribe: () => void;
   unlocking: boolean;
+  /** The holder record names this entry: the unlock must clear it. */
+  recorded: boolean;
+}
+
+/** Settles once `entry` has left the table. */
+function closedOf(entry: Entry): Promise<void> {
+  if (entry.done) return Promise.resolve();
+  entry.closed ??= new Promise<void>((resolve) => {
+    entry.close = resolve;
+  });
+  return entry.closed;
+}
+
+function markDone(entry: Entry): void {
+  entry.done = true;
+  entry.close?.();
+}
+
+/** A hold waiting to outlive RECORD_AFTER_MS before its holder record is written. */
+interface Unrecorded {
+  lock: RemoteLock;
+  r: LockRequest;
+  granted: number;
 }
 
 const LOCK_TIMEOUT = "55P03";
@@ -70,11 +95,11 @@ function waitBounded(p: Promise<unknown>, r: LockRequest, timeout: () => Error):
 export class LockTable implements HoldOwner {
   readonly #local = new KeyedRWLock<string>();
   readonly #entries = new Map<string, Entry>();
-  readonly #sessionOf = new WeakMap<RemoteLock, Entry>();
   readonly #sql: LockStatements;
   readonly #pool: SessionPool;
   readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
   readonly #closed: () => boolean;
+  readonly #unrecorded = new Map<Entry, Unrecorded>();
 
   constructor(
     schema: string,
@@ -86,18 +111,42 @@ export class LockTable implements HoldOwner {
     this.#pool = pool;
     this.#timeoutError = timeoutError;
     this.#closed = closed;
+    pool.everyTick((now) => this.#recordDue(now));
+  }
+
+  /** Writes the holder record of every hold older than RECORD_AFTER_MS. */
+  #recordDue(now: number): void {
+    for (const [entry, u] of this.#unrecorded) {
+      if (now - u.granted < RECORD_AFTER_MS) continue;
+      this.#unrecorded.delete(entry);
+      if (!entry.holds.has(u.lock) || entry.unlocking || !entry.session.alive) continue;
+      entry.recorded = true;
+      const q = this.#sql.record(
+        u.r.key,
+        u.r.name,
+        u.r.mode,
+        u.lock.token,
+        u.r.holder,
+        now - u.granted,
+      );
+      // A failure here is a connection failure, which the session reports itself.
+      entry.session.query(q).catch(() => {});
+    }
   }
 
   /** Waits for the lock; see `PostgresBackend.acquireLock`. */
   async acquire(r: LockRequest): Promise<RemoteLock> {
-    let local: Releaser;
-    try {
-      local = await (r.mode === "exclusive"
-        ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })
-        : this.#local.readLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs }));
-    } catch (err) {
-      if (err instanceof LockTimeoutError) throw await this.#timeoutError(r);
-      throw err;
+    let local =
+      r.mode === "exclusive" ? this.#local.tryWriteLock(r.key) : this.#local.tryReadLock(r.key);
+    if (local === undefined) {
+      try {
+        local = await (r.mode === "exclusive"
+          ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })
+          : this.#local.readLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs }));
+      } catch (err) {
+        if (err instanceof LockTimeoutError) throw await this.#timeoutError(r);
+        throw err;
+      }
     }
     try {
       return await this.#serverSide(r, local, false);
@@ -141,7 +190,7 @@ export class LockTable implements HoldOwner {
       // admits an exclusive request only after every local holder released.
       if (entry.unlocking || entry.mode !== "shared" || r.mode !== "shared") {
         if (tryOnly) return undefined;
-        await waitBounded(entry.closed, r, () => new LockTimeoutError(r.timeoutMs ?? 0));
+        await waitBounded(closedOf(entry), r, () => new LockTimeoutError(r.timeoutMs ?? 0));
         continue;
       }
       const lock = await this.#join(entry, r, local);
@@ -149,7 +198,7 @@ export class LockTable implements HoldOwner {
       // A remote request is queued behind our shared hold: joining it would jump that
       // queue. Wait for our hold to end, then queue on the server like everyone else.
       if (tryOnly) return undefined;
-      await waitBounded(entry.closed, r, () => new LockTimeoutError(r.timeoutMs ?? 0)).catch(
+      await waitBounded(closedOf(entry), r, () => new LockTimeoutError(r.timeoutMs ?? 0)).catch(
         async (err) => {
           throw err instanceof LockTimeoutError ? await this.#timeoutError(r) : err;
         },
@@ -162,7 +211,7 @@ export class LockTable implements HoldOwner {
     entry.refs++;
     let token: string | null;
     try {
-      const res = await entry.session.query(this.#sql.join(r.key, r.name, r.holder));
+      const res = await entry.session.query(this.#sql.join(r.key));
       token = res.rows[0].token;
     } catch (err) {
       entry.refs--;
@@ -179,28 +228,29 @@ export class LockTable implements HoldOwner {
   }
 
   #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
-    const lock = new RemoteLock(this, r.name, r.mode, token, local);
+    const lock = new RemoteLock(this, r.name, r.mode, token, local, entry);
     entry.holds.add(lock);
-    this.#sessionOf.set(lock, entry);
+    if (!entry.recorded && !this.#unrecorded.has(entry)) {
+      this.#unrecorded.set(entry, { lock, r, granted: performance.now() });
+    }
     return lock;
   }
 
   /** Takes a session and asks the server for the lock (waiting in its FIFO queue). */
   async #fresh(r: LockRequest, local: Releaser, tryOnly: boolean): Promise<RemoteLock | undefined> {
-    const session = await this.#pool.take(r.signal);
-    let closed!: () => void;
+    const session = this.#pool.takeIdle() ?? (await this.#pool.take(r.signal));
     const entry: Entry = {
       key: r.key,
       session,
       mode: r.mode,
       refs: 1,
       holds: new Set(),
-      closed: new Promise<void>((resolve) => {
-        closed = resolve;
-      }),
-      close: () => closed(),
+      closed: undefined,
+      close: undefined,
+      done: false,
       unsubscribe: () => {},
       unlocking: false,
+      recorded: false,
     };
     this.#entries.set(r.key, entry);
     entry.unsubscribe = session.onLoss((loss) => this.#onLoss(entry, loss));
@@ -215,8 +265,8 @@ export class LockTable implements HoldOwner {
     let token: string | null;
     try {
       const query = useTry
-        ? this.#sql.tryLock(r.mode, r.key, r.name, r.holder)
-        : this.#sql.lock(r.mode, r.key, r.name, r.holder, timeLeft);
+        ? this.#sql.tryLock(r.mode, r.key)
+        : this.#sql.lock(r.mode, r.key, timeLeft);
       token = (await session.query(query)).rows[0].token;
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
@@ -263,25 +313,26 @@ export class LockTable implements HoldOwner {
     } else {
       this.#pool.park(session);
     }
-    entry.close();
+    markDone(entry);
   }
 
   #onLoss(entry: Entry, loss: Loss): void {
+    this.#unrecorded.delete(entry);
     for (const lock of entry.holds) lock.lose(loss);
     entry.holds.clear();
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
-    entry.close();
+    markDone(entry);
   }
 
   checkLease(lock: RemoteLock): boolean {
-    const entry = this.#sessionOf.get(lock);
+    const entry = lock.hold as Entry | undefined;
     if (entry === undefined) return false;
     return entry.session.checkDeadline();
   }
 
   async releaseHold(lock: RemoteLock): Promise<Loss | undefined> {
-    const entry = this.#sessionOf.get(lock);
-    this.#sessionOf.delete(lock);
+    const entry = lock.hold as Entry | undefined;
+    lock.hold = undefined;
     if (entry === undefined || !entry.holds.delete(lock)) return undefined;
     const { session } = entry;
     if (session.loss !== undefined) return session.loss;
@@ -298,10 +349,12 @@ export class LockTable implements HoldOwner {
 
   async #unlock(entry: Entry): Promise<Loss | undefined> {
     entry.unlocking = true;
+    this.#unrecorded.delete(entry);
     const { session } = entry;
     let loss: Loss | undefined;
     try {
-      const ok = (await session.query(this.#sql.unlock(entry.mode, entry.key))).rows[0].ok;
+      const q = this.#sql.unlock(entry.mode, entry.key, entry.recorded);
+      const ok = (await session.query(q)).rows[0].ok;
       if (ok !== true) {
         loss = {
           reason: "not-held",
@@ -319,7 +372,7 @@ export class LockTable implements HoldOwner {
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
     if (loss === undefined && session.alive && !session.cancelled) this.#pool.park(session);
     else session.lose(loss ?? { reason: "closed", detail: "its session was closed" });
-    entry.close();
+    markDone(entry);
     return loss;
   }
 }

@@ -69,6 +69,18 @@ export class PostgresBackend implements AsyncDisposable {
   readonly leaseMs: number;
   readonly #parts: BackendParts;
   #closing: Promise<void> | undefined;
+  /** name → advisory key: a SHA-256 per acquire is a visible share of a cycle. */
+  readonly #keys = new Map<string, string>();
+
+  #key(name: string): string {
+    let key = this.#keys.get(name);
+    if (key === undefined) {
+      if (this.#keys.size >= 1024) this.#keys.clear();
+      key = advisoryKey("lock", this.namespace, name);
+      this.#keys.set(name, key);
+    }
+    return key;
+  }
 
   /** @internal Use {@link connectPostgres}. */
   constructor(parts: BackendParts) {
@@ -99,7 +111,7 @@ export class PostgresBackend implements AsyncDisposable {
     const timeoutMs = options?.timeoutMs;
     return {
       name,
-      key: advisoryKey("lock", this.namespace, name),
+      key: this.#key(name),
       mode,
       holder,
       signal: options?.signal,
@@ -228,7 +240,7 @@ export class PostgresBackend implements AsyncDisposable {
       throw new TypeError(`Expected \`name\` to be a non-empty string, got ${describe(name)}`);
     }
     if (this.#parts.ctx.closed) throw closedError();
-    return readHolder(this.#parts.ctx, advisoryKey("lock", this.namespace, name));
+    return readHolder(this.#parts.ctx, advisoryKey("lock", this.namespace, name), name);
   }
 
   /**

@@ -84,13 +84,18 @@ export class RemoteLock implements RemoteLockHandle {
   #released = false;
   #releasing: Promise<void> | undefined;
 
+  /** The lock table's record of this hold (opaque here); cleared when it ends. @internal */
+  hold: unknown;
+
   constructor(
     owner: HoldOwner,
     readonly name: string,
     readonly mode: RemoteLockMode,
     readonly token: number,
     local: Releaser,
+    hold: unknown,
   ) {
+    this.hold = hold;
     this.#owner = owner;
     this.#local = local;
   }

@@ -44,8 +44,10 @@ export class LockSession {
   #holds = 0;
   #listeners = new Set<(loss: Loss) => void>();
   #lastOkSent = 0;
-  #beat: NodeJS.Timeout | undefined;
-  #deadlineTimer: NodeJS.Timeout | undefined;
+  #nextBeat = 0;
+  #beating = false;
+  /** Statements sent and not answered yet: when 0, a new one goes out at once. */
+  #inFlight = 0;
   #ended: Promise<void>;
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -88,7 +90,14 @@ export class LockSession {
    * query while another runs, and a shared join, a heartbeat and an unlock can overlap.
    */
   query<R extends pg.QueryResultRow = any>(q: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    const run = this.#tail.then(() => this.client.query<R>(q));
+    this.#inFlight++;
+    const run = (
+      this.#inFlight === 1
+        ? this.client.query<R>(q)
+        : this.#tail.then(() => this.client.query<R>(q))
+    ).finally(() => {
+      this.#inFlight--;
+    });
     this.#tail = run.catch(() => {});
     return run;
   }
@@ -107,7 +116,7 @@ export class LockSession {
     return () => this.#listeners.delete(fn);
   }
 
-  /** Heartbeats and deadline run while there are holds. */
+  /** Heartbeats go this often while the session holds something. */
   #interval(): number {
     return this.leaseMs / 3;
   }
@@ -116,7 +125,7 @@ export class LockSession {
    * How far before the server's earliest possible release the local deadline fires:
    * the server's idle timer starts when a statement completes, never before we sent
    * it, so `lastOkSent + leaseMs` is never later than the server's release; the margin
-   * covers timer lateness on a busy event loop.
+   * covers the lateness of the pool's ticker on a busy event loop.
    */
   #margin(): number {
     return Math.min(this.leaseMs / 6, 2_000);
@@ -130,8 +139,8 @@ export class LockSession {
   /**
    * A lock statement sent at `sentAt` came back at `receivedAt` with a grant. The
    * server finished it somewhere in between: after a long wait, `sentAt` says nothing
-   * useful, so the lease is counted from `receivedAt - margin` and confirmed at once by
-   * a heartbeat.
+   * useful, so the lease is counted from `receivedAt - margin` and confirmed by a
+   * heartbeat at the next tick.
    */
   addHold(sentAt: number, receivedAt: number): void {
     if (this.loss !== undefined) return;
@@ -139,18 +148,18 @@ export class LockSession {
     const waited = receivedAt - sentAt > this.#margin();
     const base = waited ? receivedAt - this.#margin() : sentAt;
     if (this.#holds === 1 || base > this.#lastOkSent) this.#lastOkSent = base;
-    if (this.#holds === 1 || waited) this.#schedule(waited ? 0 : this.#interval());
+    if (this.#holds === 1) this.#nextBeat = base + this.#interval();
+    if (waited) this.#nextBeat = receivedAt;
   }
 
   removeHold(): void {
     if (this.#holds > 0) this.#holds--;
-    if (this.#holds === 0) this.#stopTimers();
   }
 
-  /** Throws (via `lose`) when the lease deadline has passed; the caller reads `loss`. */
-  checkDeadline(): boolean {
+  /** Declares the loss when the lease deadline has passed; `false` if lost. */
+  checkDeadline(now = performance.now()): boolean {
     if (this.loss !== undefined) return false;
-    if (this.#holds > 0 && performance.now() >= this.deadline) {
+    if (this.#holds > 0 && now >= this.deadline) {
       this.lose({
         reason: "lease-expired",
         detail: `no heartbeat succeeded within the ${this.leaseMs} ms lease (was the process paused or its event loop blocked?)`,
@@ -160,40 +169,31 @@ export class LockSession {
     return true;
   }
 
-  #schedule(delay: number): void {
-    clearTimeout(this.#beat);
-    this.#beat = setTimeout(() => this.#heartbeat(), delay);
-    this.#beat.unref();
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = setTimeout(
-      () => this.checkDeadline(),
-      Math.max(0, this.deadline - performance.now()),
-    );
-    this.#deadlineTimer.unref();
-  }
-
-  #stopTimers(): void {
-    clearTimeout(this.#beat);
-    clearTimeout(this.#deadlineTimer);
-    this.#beat = undefined;
-    this.#deadlineTimer = undefined;
-  }
-
-  #heartbeat(): void {
-    // Overdue after a pause: the lease may be gone on the server already.
-    if (!this.checkDeadline() || this.#holds === 0) return;
-    const sent = performance.now();
+  /**
+   * Called by the pool's ticker: while the session holds something, checks the
+   * deadline and sends a heartbeat when one is due (never two at once). A heartbeat
+   * that fails or gets no answer within a third of the lease ends the session; so
+   * without the ticker being late, a dead connection is noticed by two thirds of the
+   * lease, before the deadline.
+   */
+  tick(now: number): void {
+    if (this.#holds === 0 || this.#beating || !this.checkDeadline(now)) return;
+    if (now < this.#nextBeat) return;
+    this.#beating = true;
+    const sent = now;
     this.query({
       text: "SELECT 1",
       query_timeout: Math.max(1, Math.floor(this.#interval())),
     } as pg.QueryConfig).then(
       () => {
+        this.#beating = false;
         if (this.loss !== undefined || this.#holds === 0) return;
         if (sent > this.#lastOkSent) this.#lastOkSent = sent;
-        if (this.checkDeadline())
-          this.#schedule(Math.max(0, sent + this.#interval() - performance.now()));
+        this.#nextBeat = sent + this.#interval();
+        this.checkDeadline();
       },
       (err: unknown) => {
+        this.#beating = false;
         this.lose(
           isConnectionError(err)
             ? {
@@ -218,7 +218,6 @@ export class LockSession {
   lose(loss: Loss, destroy = true): void {
     if (this.loss !== undefined) return;
     this.loss = loss;
-    this.#stopTimers();
     if (destroy) this.destroy();
     const listeners = [...this.#listeners];
     this.#listeners.clear();

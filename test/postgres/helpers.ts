@@ -4,6 +4,7 @@ import {
   connectPostgres,
   type PostgresBackend,
   type PostgresBackendOptions,
+  type RemoteLockHolder,
 } from "../../src/postgres/index.js";
 import { advisoryKey } from "../../src/postgres/keys.js";
 import { sql } from "./cluster.js";
@@ -68,4 +69,12 @@ export async function until<T>(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** readLockHolder once the hold has its grant record (written after a few tens of ms). */
+export function recordedHolder(b: PostgresBackend, name: string): Promise<RemoteLockHolder> {
+  return until(async () => {
+    const h = await b.readLockHolder(name);
+    return h?.token === undefined ? undefined : h;
+  }, `the holder record of ${name}`);
 }

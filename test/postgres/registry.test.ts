@@ -90,12 +90,15 @@ describe("registry", () => {
     expect((await other.registry("wt").get("wt-1"))?.status).toBe("pending");
     expect(await other.registry("wt").reclaim()).toEqual([]); // its owner is alive
     // End the owner's liveness session, as a crash or a partition would.
-    const pids = await sql<{ backend_pid: number }>(
-      pgAdminUrl(),
-      `SELECT h.backend_pid FROM interlock.holders h JOIN pg_locks l ON l.pid = h.backend_pid
-        WHERE l.locktype = 'advisory' AND l.granted AND h.name = 'registry owner' AND h.pid = $1`,
-      [process.pid],
-    );
+    const pids = await until(async () => {
+      const rows = await sql<{ backend_pid: number }>(
+        pgAdminUrl(),
+        `SELECT h.backend_pid FROM interlock.holders h JOIN pg_locks l ON l.pid = h.backend_pid
+          WHERE l.locktype = 'advisory' AND l.granted AND h.name = 'registry owner' AND h.pid = $1`,
+        [process.pid],
+      );
+      return rows.length > 0 ? rows : undefined;
+    }, "the owner lock's record");
     expect(pids).toHaveLength(1);
     await terminate(pids[0]!.backend_pid);
     // Another client may now take the id and the slot; the old handle is lost.
