@@ -2,10 +2,15 @@
 // pg_advisory_lock/unlock pair on one connection (the target: acquire + release with a
 // fencing token within 1.5× of it), a counter row updated per grant (the obvious way to
 // get durable tokens), 8 contending processes (throughput and hand-off latency), and
-// stateStore.update against a hand-written SELECT … FOR UPDATE transaction. The bench
-// starts its own throwaway server (fsync on) through the test harness.
-import { fork } from "node:child_process";
+// stateStore.update against a hand-written SELECT … FOR UPDATE transaction; and redlock
+// (4.2, on ioredis) against a local redis-server, the peer users pick instead (no
+// fencing token, no lost-lock signal, no queue: waiters poll). The bench starts its own
+// throwaway PostgreSQL (fsync on) through the test harness, and its own redis-server
+// when one is installed (it says so when not).
+import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
 import { once } from "node:events";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import pg from "pg";
 import { connectPostgres } from "../src/postgres/index.js";
 import { startCluster } from "../test/postgres/cluster.js";
@@ -55,7 +60,45 @@ async function interleave(
   return rows;
 }
 
-async function uncontended(url: string): Promise<void> {
+const require = createRequire(import.meta.url);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server on a free port, or undefined (said loudly) if none is installed. */
+async function startRedis(): Promise<{ port: number; proc: ChildProcess } | undefined> {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+  } catch {
+    console.log(
+      "\n(redlock peer skipped: no redis-server on PATH; `apt-get install redis-server`)",
+    );
+    return undefined;
+  }
+  const port = await freePort();
+  const proc = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    proc.once("exit", (code) => reject(new Error(`redis-server exited (${code})`)));
+    proc.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("Ready to accept connections")) resolve();
+    });
+  });
+  return { port, proc };
+}
+
+async function uncontended(url: string, redisPort: number | undefined): Promise<void> {
   const backend = await connectPostgres({ connectionString: url, namespace: "bench" });
   const raw = new pg.Client({ connectionString: url });
   raw.on("error", () => {});
@@ -99,6 +142,29 @@ async function uncontended(url: string): Promise<void> {
     },
   ]);
   const [ours, floor, prepared, counter] = lockRows;
+  if (redisPort !== undefined) {
+    const Redis = require("ioredis");
+    const Redlock = require("redlock");
+    const redis = new Redis({ port: redisPort });
+    const redlock = new Redlock([redis], { retryCount: 0 });
+    await interleave("uncontended acquire + release, one client: interlock vs redlock", [
+      {
+        name: "interlock acquireLock + release (with fencing token)",
+        fn: async () => {
+          const lock = await backend.acquireLock("uncontended");
+          await lock.release();
+        },
+      },
+      {
+        name: "redlock lock + unlock, one redis-server (no token)",
+        fn: async () => {
+          const lock = await redlock.lock("uncontended", 10_000);
+          await lock.unlock();
+        },
+      },
+    ]);
+    redis.disconnect();
+  }
   console.log(
     `\nacquire + release: ${ours!.us.toFixed(0)} µs, ${(1 / floor!.ratio).toFixed(2)}× the raw pair (${floor!.us.toFixed(0)} µs; target ≤ 1.5×), ` +
       `${(1 / prepared!.ratio).toFixed(2)}× the prepared pair (${prepared!.us.toFixed(0)} µs); a counter-row token costs ${(1 / counter!.ratio).toFixed(2)}× (${counter!.us.toFixed(0)} µs)`,
@@ -145,10 +211,12 @@ async function uncontended(url: string): Promise<void> {
   await backend.close();
 }
 
+type Variant = "interlock" | "rawtoken" | "raw" | "redlock";
+
 /** 8 processes, CYCLES lock cycles each; returns [cycles/s, hand-off latencies in ms]. */
 async function contended(
   url: string,
-  variant: "interlock" | "raw",
+  variant: Variant,
   round: number,
 ): Promise<[number, number[]]> {
   const fixture = new URL("./fixtures/postgres-contend.ts", import.meta.url);
@@ -173,45 +241,50 @@ async function contended(
 
 export default async function run(): Promise<void> {
   const cluster = await startCluster();
+  const redis = await startRedis();
   try {
-    await uncontended(cluster.url);
+    await uncontended(cluster.url, redis?.port);
     const rounds = quick ? 1 : 3;
-    const through: Record<string, number[]> = { interlock: [], raw: [] };
-    const hand: Record<string, number[]> = { interlock: [], raw: [] };
+    const variants: Variant[] = ["interlock", "rawtoken", "raw"];
+    if (redis !== undefined) variants.push("redlock");
+    const through: Record<Variant, number[]> = {
+      interlock: [],
+      rawtoken: [],
+      raw: [],
+      redlock: [],
+    };
+    const hand: Record<Variant, number[]> = { interlock: [], rawtoken: [], raw: [], redlock: [] };
     for (let round = 0; round < rounds; round++) {
-      for (const v of ["interlock", "raw"] as const) {
-        const [ops, handoffs] = await contended(cluster.url, v, round);
-        through[v]!.push(ops);
-        hand[v]!.push(...handoffs);
+      for (const v of variants) {
+        const target = v === "redlock" ? String(redis!.port) : cluster.url;
+        const [ops, handoffs] = await contended(target, v, round);
+        through[v].push(ops);
+        hand[v].push(...handoffs);
       }
     }
-    const name = {
+    const name: Record<Variant, string> = {
       interlock: "interlock acquireLock + release",
+      rawtoken: "plain client sending interlock's statements (lock + token, unlock)",
       raw: "raw pg_advisory_lock + unlock (floor)",
+      redlock: "redlock lock + unlock (retries every 5±5 ms)",
     };
     printTable(
       `${PROCESSES} processes contending for one lock, ${CYCLES} cycles each (median of ${rounds})`,
-      (["interlock", "raw"] as const).map(
-        (v): Row => ({ name: name[v], opsPerSec: median(through[v]!) }),
-      ),
+      variants.map((v): Row => ({ name: name[v], opsPerSec: median(through[v]) })),
       "grants/s",
     );
     printTable(
-      "hand-off latency, release → next holder's grant, 8 processes (1000 / median ms)",
-      (["interlock", "raw"] as const).map(
-        (v): Row => ({ name: name[v], opsPerSec: 1000 / median(hand[v]!) }),
-      ),
+      `hand-off latency, release → next holder's grant, ${PROCESSES} processes (1000 / median ms)`,
+      variants.map((v): Row => ({ name: name[v], opsPerSec: 1000 / median(hand[v]) })),
       "hand-offs/s",
     );
-    for (const v of ["interlock", "raw"] as const) {
+    for (const v of variants) {
       console.log(
-        `${name[v]}: hand-off median ${median(hand[v]!).toFixed(3)} ms, p99 ${p99(hand[v]!).toFixed(3)} ms`,
+        `${name[v]}: hand-off median ${median(hand[v]).toFixed(3)} ms, p99 ${p99(hand[v]).toFixed(3)} ms`,
       );
     }
-  } catch (err) {
-    console.error(err);
-    throw err;
   } finally {
+    redis?.proc.kill();
     await cluster.stop();
   }
 }

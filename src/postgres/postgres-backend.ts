@@ -225,9 +225,11 @@ export class PostgresBackend implements AsyncDisposable {
 
   /**
    * Who holds `name` right now, on any host: the exclusive holder, or one of the
-   * shared holders; `undefined` when nobody holds it. Read from `pg_locks` (the
-   * server's own lock table, so a holder that died is never reported) joined with the
-   * holder records interlock writes at each grant.
+   * shared holders; `undefined` when nobody holds it (or only a program other than
+   * interlock does). Read from `pg_locks` (the server's own lock table, so a holder that
+   * died is never reported) joined with the row of the holder's lock session (pid, host),
+   * and, once the hold has lasted 25 ms, its grant record (`token`, `acquiredAt`, the
+   * `holder` fields): short holds are not worth a write.
    *
    * @example
    * ```ts
