@@ -8,11 +8,22 @@ import { AbortError, LockTimeoutError } from "../errors.js";
 import type { Releaser } from "../internal/permit.js";
 import { KeyedRWLock } from "../keyed-rw-lock.js";
 import { sendCancel } from "./cancel.js";
+import {
+  closedOf,
+  type Entry,
+  markDone,
+  settle,
+  settledOf,
+  type Unrecorded,
+  waitBounded,
+} from "./lock-entry.js";
 import { type LockStatements, lockStatements, RECORD_AFTER_MS } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
-import { isConnectionError, type LockSession, type Loss } from "./session.js";
-import type { SessionPool } from "./session-pool.js";
-import { closedError } from "./session-pool.js";
+import { isConnectionError, type Loss } from "./session.js";
+import { closedError, type SessionPool } from "./session-pool.js";
+
+const LOCK_TIMEOUT = "55P03";
+const QUERY_CANCELED = "57014";
 
 /** One acquire, as validated by the backend. @internal */
 export interface LockRequest {
@@ -24,72 +35,6 @@ export interface LockRequest {
   timeoutMs: number | undefined;
   /** `performance.now()` when the wait gives up; `Infinity` without `timeoutMs`. */
   deadline: number;
-}
-
-interface Entry {
-  key: string;
-  session: LockSession;
-  mode: RemoteLockMode;
-  /** Handles riding on the server-side hold, plus shared joins in flight. */
-  refs: number;
-  holds: Set<RemoteLock>;
-  /** Made on demand; settles when the server-side hold is gone and the entry left the table. */
-  closed: Promise<void> | undefined;
-  close: (() => void) | undefined;
-  /** The entry has left the table (before `closed` was ever asked for, possibly). */
-  done: boolean;
-  unsubscribe: () => void;
-  unlocking: boolean;
-  /** The holder record names this entry: the unlock must clear it. */
-  recorded: boolean;
-}
-
-/** Settles once `entry` has left the table. */
-function closedOf(entry: Entry): Promise<void> {
-  if (entry.done) return Promise.resolve();
-  entry.closed ??= new Promise<void>((resolve) => {
-    entry.close = resolve;
-  });
-  return entry.closed;
-}
-
-function markDone(entry: Entry): void {
-  entry.done = true;
-  entry.close?.();
-}
-
-/** A hold waiting to outlive RECORD_AFTER_MS before its holder record is written. */
-interface Unrecorded {
-  lock: RemoteLock;
-  r: LockRequest;
-  granted: number;
-}
-
-const LOCK_TIMEOUT = "55P03";
-const QUERY_CANCELED = "57014";
-
-/** Waits for `p`, but gives up on abort or at `deadline` (the caller retries or throws). */
-function waitBounded(p: Promise<unknown>, r: LockRequest, timeout: () => Error): Promise<void> {
-  const { signal } = r;
-  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-  return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => finish(new AbortError(signal!.reason));
-    const finish = (err?: Error): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (r.deadline !== Number.POSITIVE_INFINITY) {
-      timer = setTimeout(() => finish(timeout()), Math.max(0, r.deadline - performance.now()));
-    }
-    p.then(
-      () => finish(),
-      () => finish(),
-    );
-  });
 }
 
 export class LockTable implements HoldOwner {
@@ -186,11 +131,18 @@ export class LockTable implements HoldOwner {
       if (r.signal?.aborted) throw new AbortError(r.signal.reason);
       const entry = this.#entries.get(r.key);
       if (entry === undefined) return this.#fresh(r, local, tryOnly);
+      // Its first request is still on its way to the server: joining it now would hold
+      // nothing if that request fails or is aborted. Wait for the answer.
+      if (!entry.granted) {
+        if (tryOnly) return undefined;
+        await this.#wait(settledOf(entry), r);
+        continue;
+      }
       // Only shared requests get here with an entry present: the in-process write lock
       // admits an exclusive request only after every local holder released.
       if (entry.unlocking || entry.mode !== "shared" || r.mode !== "shared") {
         if (tryOnly) return undefined;
-        await waitBounded(closedOf(entry), r, () => new LockTimeoutError(r.timeoutMs ?? 0));
+        await this.#wait(closedOf(entry), r);
         continue;
       }
       const lock = await this.#join(entry, r, local);
@@ -198,11 +150,16 @@ export class LockTable implements HoldOwner {
       // A remote request is queued behind our shared hold: joining it would jump that
       // queue. Wait for our hold to end, then queue on the server like everyone else.
       if (tryOnly) return undefined;
-      await waitBounded(closedOf(entry), r, () => new LockTimeoutError(r.timeoutMs ?? 0)).catch(
-        async (err) => {
-          throw err instanceof LockTimeoutError ? await this.#timeoutError(r) : err;
-        },
-      );
+      await this.#wait(closedOf(entry), r);
+    }
+  }
+
+  /** Waits for `p` within the request's deadline and signal; a timeout names the holder. */
+  async #wait(p: Promise<void>, r: LockRequest): Promise<void> {
+    try {
+      await waitBounded(p, r, () => new LockTimeoutError(r.timeoutMs ?? 0));
+    } catch (err) {
+      throw err instanceof LockTimeoutError ? await this.#timeoutError(r) : err;
     }
   }
 
@@ -216,6 +173,9 @@ export class LockTable implements HoldOwner {
     } catch (err) {
       entry.refs--;
       this.#maybeUnlock(entry);
+      // The hold we meant to join was lost with its session: we hold nothing, and the
+      // caller queues afresh (the entry has left the table).
+      if (!entry.session.alive || isConnectionError(err)) return undefined;
       throw err;
     }
     if (token === null || !entry.session.alive) {
@@ -251,6 +211,8 @@ export class LockTable implements HoldOwner {
       unsubscribe: () => {},
       unlocking: false,
       recorded: false,
+      granted: false,
+      onSettled: undefined,
     };
     this.#entries.set(r.key, entry);
     entry.unsubscribe = session.onLoss((loss) => this.#onLoss(entry, loss));
@@ -296,7 +258,10 @@ export class LockTable implements HoldOwner {
       throw await this.#timeoutError(r);
     }
     session.addHold(sent, received);
-    return this.#hold(entry, r, Number(token), local);
+    const lock = this.#hold(entry, r, Number(token), local);
+    entry.granted = true;
+    settle(entry);
+    return lock;
   }
 
   /**
