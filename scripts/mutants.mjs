@@ -77,15 +77,15 @@ const mutants = [
   {
     name: "postgres: no heartbeat (a running holder loses its lock after one lease)",
     file: "src/postgres/session.ts",
-    from: "    if (!this.checkDeadline() || this.#holds === 0) return;\n    const sent",
-    to: "    if (!this.checkDeadline() || this.#holds >= 0) return;\n    const sent",
+    from: "    if (now < this.#nextBeat) return;",
+    to: "    return;",
     tests: ["test/postgres/lock-lease.test.ts"],
   },
   {
     name: "postgres: no local lease deadline (a paused holder believes it still holds)",
     file: "src/postgres/session.ts",
-    from: "if (this.#holds > 0 && performance.now() >= this.deadline) {",
-    to: "if (this.#holds > 0 && performance.now() >= this.deadline + 1e9) {",
+    from: "if (this.#holds > 0 && now >= this.deadline) {",
+    to: "if (this.#holds > 0 && now >= this.deadline + 1e9) {",
     tests: ["test/postgres/lock-lease.test.ts", "test/postgres/lock-loss.test.ts"],
   },
   {
@@ -105,8 +105,8 @@ const mutants = [
   {
     name: "postgres: token not persisted (an in-memory counter per process)",
     file: pgLock,
-    from: "    session.addHold(sent, received);\n    return this.#hold(entry, r, Number(token), local);",
-    to: "    session.addHold(sent, received);\n    return this.#hold(entry, r, ((globalThis as any).__t = ((globalThis as any).__t ?? 0) + 1), local);",
+    from: "    const lock = this.#hold(entry, r, Number(token), local);",
+    to: "    const lock = this.#hold(entry, r, ((globalThis as any).__t = ((globalThis as any).__t ?? 0) + 1), local);",
     tests: ["test/postgres/lock-counter.stress.test.ts", "test/postgres/server-restart.test.ts"],
   },
   {

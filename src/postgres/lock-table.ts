@@ -178,9 +178,12 @@ export class LockTable implements HoldOwner {
       if (!entry.session.alive || isConnectionError(err)) return undefined;
       throw err;
     }
-    if (token === null || !entry.session.alive) {
+    if (token === null || !entry.session.alive || r.signal?.aborted) {
       entry.refs--;
       this.#maybeUnlock(entry);
+      // Aborted meanwhile: never granted. A join holds nothing of its own on the
+      // server (the session's shared hold is the others'), so dropping it undoes it.
+      if (r.signal?.aborted) throw new AbortError(r.signal.reason);
       return undefined;
     }
     entry.session.addHold(performance.now(), performance.now());
