@@ -123,7 +123,7 @@ const mutants = [
         to: "if (entry.unlocking) {",
       },
     ],
-    tests: ["test/postgres/lock-schedule.prop.test.ts"],
+    tests: ["test/postgres/acquire-lock.test.ts", "test/postgres/lock-schedule.prop.test.ts"],
   },
   {
     name: "postgres: session reused while it holds (parked without its unlock)",
