@@ -83,39 +83,43 @@ describe("locks across processes", () => {
     return children;
   }
 
-  it(`${N} processes × ${M} increments under the lock lose nothing; the hold log shows exclusion and rising tokens`, async () => {
-    const run = randomUUID();
-    await sql(pgUrl(), `INSERT INTO ${counter} (run, n) VALUES ($1, 0)`, [run]);
-    await start(freshNamespace());
-    await Promise.all(
-      children.map((c) =>
-        c.request({
-          op: "increments",
-          url: pgUrl(),
-          table: counter,
-          log,
-          run,
-          name: "counter",
-          count: M,
-          locked: true,
-          sharedEvery: SHARED_EVERY,
-        }),
-      ),
-    );
-    const increments = N * (M - Math.floor(M / SHARED_EVERY));
-    const n = (
-      await sql<{ n: number }>(pgUrl(), `SELECT n FROM ${counter} WHERE run = $1`, [run])
-    )[0]!.n;
-    expect(n).toBe(increments);
-    const rows = await sql<LogRow>(
-      pgUrl(),
-      `SELECT token, mode, event, client FROM ${log} WHERE run = $1 ORDER BY seq`,
-      [run],
-    );
-    expect(rows).toHaveLength(2 * N * M);
-    expect(checkHolds(rows)).toEqual([]);
-    expect(new Set(rows.filter((r) => r.mode === "shared").map((r) => r.client)).size).toBe(N);
-  });
+  it(
+    `${N} processes × ${M} increments under the lock lose nothing; the hold log shows exclusion and rising tokens`,
+    async () => {
+      const run = randomUUID();
+      await sql(pgUrl(), `INSERT INTO ${counter} (run, n) VALUES ($1, 0)`, [run]);
+      await start(freshNamespace());
+      await Promise.all(
+        children.map((c) =>
+          c.request({
+            op: "increments",
+            url: pgUrl(),
+            table: counter,
+            log,
+            run,
+            name: "counter",
+            count: M,
+            locked: true,
+            sharedEvery: SHARED_EVERY,
+          }),
+        ),
+      );
+      const increments = N * (M - Math.floor(M / SHARED_EVERY));
+      const n = (
+        await sql<{ n: number }>(pgUrl(), `SELECT n FROM ${counter} WHERE run = $1`, [run])
+      )[0]!.n;
+      expect(n).toBe(increments);
+      const rows = await sql<LogRow>(
+        pgUrl(),
+        `SELECT token, mode, event, client FROM ${log} WHERE run = $1 ORDER BY seq`,
+        [run],
+      );
+      expect(rows).toHaveLength(2 * N * M);
+      expect(checkHolds(rows)).toEqual([]);
+      expect(new Set(rows.filter((r) => r.mode === "shared").map((r) => r.client)).size).toBe(N);
+    },
+    STRESS ? 300_000 : 30_000,
+  );
 
   it("the same increments without the lock lose updates (negative control, reported)", async () => {
     const run = randomUUID();

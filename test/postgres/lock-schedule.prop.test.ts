@@ -40,60 +40,64 @@ describe("random lock schedules", () => {
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it(`keep holders compatible, tokens rising, aborted waiters empty-handed (${RUNS} runs)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(actor, { minLength: 2, maxLength: 8 }), async (actors) => {
-        const inside = new Map<string, Map<number, "exclusive" | "shared">>([
-          ["a", new Map()],
-          ["b", new Map()],
-        ]);
-        const maxToken = new Map<string, number>([
-          ["a", 0],
-          ["b", 0],
-        ]);
-        const problems: string[] = [];
-        await Promise.all(
-          actors.map(async (a) => {
-            const b = backends[a.backend]!;
-            let lock: RemoteLockHandle | undefined;
-            if (a.how === "try") {
-              lock = await b.tryAcquireLock(a.name, { mode: a.mode });
-            } else if (a.how === "abort") {
-              const ac = new AbortController();
-              const p = b.acquireLock(a.name, { mode: a.mode, signal: ac.signal });
-              for (let i = 0; i < a.abortAfterTicks; i++) await tick();
-              ac.abort(new Error("gave up"));
-              lock = await p.catch((err) => {
-                if (!(err instanceof AbortError)) problems.push(`abort rejected with ${err}`);
-                return undefined;
-              });
-            } else {
-              lock = await b.acquireLock(a.name, { mode: a.mode });
-            }
-            if (lock === undefined) return;
-            const holders = inside.get(a.name)!;
-            const others = [...holders.values()];
-            if (a.mode === "exclusive" && others.length > 0) {
-              problems.push(`exclusive ${a.name} entered with ${others.join(",")} inside`);
-            }
-            if (others.includes("exclusive"))
-              problems.push(`${a.mode} ${a.name} entered beside an exclusive`);
-            if (a.mode === "exclusive" && lock.token <= maxToken.get(a.name)!) {
-              problems.push(`exclusive token ${lock.token} not above ${maxToken.get(a.name)}`);
-            }
-            maxToken.set(a.name, Math.max(maxToken.get(a.name)!, lock.token));
-            holders.set(lock.token, a.mode);
-            for (let i = 0; i < a.holdRoundTrips; i++) await b.readLockHolder(a.name);
-            await tick();
-            holders.delete(lock.token);
-            await lock.release();
-          }),
-        );
-        expect(problems).toEqual([]);
-        expect(await locksOf(namespace, "a")).toEqual([]);
-        expect(await locksOf(namespace, "b")).toEqual([]);
-      }),
-      { numRuns: RUNS },
-    );
-  });
+  it(
+    `keep holders compatible, tokens rising, aborted waiters empty-handed (${RUNS} runs)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(actor, { minLength: 2, maxLength: 8 }), async (actors) => {
+          const inside = new Map<string, Map<number, "exclusive" | "shared">>([
+            ["a", new Map()],
+            ["b", new Map()],
+          ]);
+          const maxToken = new Map<string, number>([
+            ["a", 0],
+            ["b", 0],
+          ]);
+          const problems: string[] = [];
+          await Promise.all(
+            actors.map(async (a) => {
+              const b = backends[a.backend]!;
+              let lock: RemoteLockHandle | undefined;
+              if (a.how === "try") {
+                lock = await b.tryAcquireLock(a.name, { mode: a.mode });
+              } else if (a.how === "abort") {
+                const ac = new AbortController();
+                const p = b.acquireLock(a.name, { mode: a.mode, signal: ac.signal });
+                for (let i = 0; i < a.abortAfterTicks; i++) await tick();
+                ac.abort(new Error("gave up"));
+                lock = await p.catch((err) => {
+                  if (!(err instanceof AbortError)) problems.push(`abort rejected with ${err}`);
+                  return undefined;
+                });
+              } else {
+                lock = await b.acquireLock(a.name, { mode: a.mode });
+              }
+              if (lock === undefined) return;
+              const holders = inside.get(a.name)!;
+              const others = [...holders.values()];
+              if (a.mode === "exclusive" && others.length > 0) {
+                problems.push(`exclusive ${a.name} entered with ${others.join(",")} inside`);
+              }
+              if (others.includes("exclusive"))
+                problems.push(`${a.mode} ${a.name} entered beside an exclusive`);
+              if (a.mode === "exclusive" && lock.token <= maxToken.get(a.name)!) {
+                problems.push(`exclusive token ${lock.token} not above ${maxToken.get(a.name)}`);
+              }
+              maxToken.set(a.name, Math.max(maxToken.get(a.name)!, lock.token));
+              holders.set(lock.token, a.mode);
+              for (let i = 0; i < a.holdRoundTrips; i++) await b.readLockHolder(a.name);
+              await tick();
+              holders.delete(lock.token);
+              await lock.release();
+            }),
+          );
+          expect(problems).toEqual([]);
+          expect(await locksOf(namespace, "a")).toEqual([]);
+          expect(await locksOf(namespace, "b")).toEqual([]);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    process.env.INTERLOCK_STRESS === "1" ? 180_000 : 30_000,
+  );
 });
