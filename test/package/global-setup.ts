@@ -2,11 +2,12 @@
 // project, as a user would. Every check then runs against that installed copy, through
 // `import`, `require` and TypeScript: what the tests prove is what users get.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
+import { startCluster } from "../postgres/cluster.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -16,6 +17,8 @@ declare module "vitest" {
     packageApp: string;
     /** The packed tarball. */
     tarball: string;
+    /** A PostgreSQL server for the checks of `interlock/postgres`. */
+    packagePgUrl: string;
   }
 }
 
@@ -28,7 +31,7 @@ function run(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv):
   });
 }
 
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // World-readable: when the suite runs as root, checks also run as an unprivileged user,
   // who must be able to read the installed package (a 0700 checkout parent must not matter).
   const scratch = mkdtempSync(join(tmpdir(), "interlock-package-"));
@@ -46,8 +49,18 @@ export default function setup(project: TestProject): () => void {
     join(app, "package.json"),
     `${JSON.stringify({ name: "interlock-package-check", private: true, type: "module" }, null, 2)}\n`,
   );
-  run("npm", ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline"], app);
+  // pg is interlock/postgres's optional peer: a user of that entry installs it too.
+  const pg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies.pg;
+  run("npm", ["install", tarball, `pg@${pg}`, "--no-audit", "--no-fund", "--prefer-offline"], app);
   project.provide("packageApp", app);
   project.provide("tarball", tarball);
-  return () => rmSync(scratch, { recursive: true, force: true });
+  // The checks of interlock/postgres need a server: a throwaway cluster, as the postgres
+  // tests start one (or INTERLOCK_PG_URL).
+  const external = process.env.INTERLOCK_PG_URL;
+  const cluster = external ? undefined : await startCluster({ fsync: "off" });
+  project.provide("packagePgUrl", external ?? cluster!.url);
+  return async () => {
+    await cluster?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  };
 }

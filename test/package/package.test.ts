@@ -9,7 +9,7 @@ import { app, copyIntoApp, isRoot, NOBODY, node, root, scratchDir } from "./help
 const checks = readdirSync(join(root, "test/package/checks"))
   .filter((f) => /\.(mjs|cjs)$/.test(f))
   .sort();
-// Checks that need a PostgreSQL server get its URL from the postgres tier.
+// Checks that need a PostgreSQL server get its URL from the package tier's setup.
 const users = isRoot ? [undefined, NOBODY] : [undefined];
 
 beforeAll(() => {
@@ -19,7 +19,10 @@ beforeAll(() => {
 describe.each(users)("installed package, %s", (user) => {
   const who = user === undefined ? "as the current user" : "as uid 65534";
   it.each(checks)(`checks/%s passes ${who}`, async (check) => {
-    const r = await node([join("checks", check), scratchDir(user)], { user });
+    const r = await node([join("checks", check), scratchDir(user)], {
+      user,
+      env: { INTERLOCK_PG_URL: inject("packagePgUrl") },
+    });
     expect(r.stdout + r.stderr, `${check} ${who}`).not.toMatch(/^FAIL/m);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
