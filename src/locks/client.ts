@@ -1,0 +1,50 @@
+// This thread's side of the lock managers: its client id and every request it has
+// in flight, shared by all LockManager instances of the thread (and by both builds of
+// interlock, see process-state.ts), so two managers on one directory see each other's
+// requests in query() and steal from each other as the Web Locks API says one client does.
+import { randomUUID } from "node:crypto";
+import { processWide } from "../internal/process-state.js";
+import type { LockRequest } from "./request.js";
+
+/** The requests of one name in this thread, in arrival order. */
+export interface NameQueue {
+  readonly dir: string;
+  readonly name: string;
+  /** Absolute path of the lock file. */
+  readonly path: string;
+  readonly requests: Set<LockRequest>;
+}
+
+export interface Client {
+  /** One per thread (JavaScript realm), as `clientId` in the Web Locks API. */
+  readonly clientId: string;
+  /** Numbers this thread's requests; with the client id, names registry entries. */
+  seq: number;
+  /** Directory → lock file path → its queue. Idle queues and directories are dropped. */
+  readonly dirs: Map<string, Map<string, NameQueue>>;
+}
+
+export function client(): Client {
+  return processWide(
+    "lockManagerClient.v1",
+    (): Client => ({ clientId: randomUUID(), seq: 0, dirs: new Map() }),
+  );
+}
+
+/** The queue of `path`, created on first use. */
+export function queueOf(c: Client, dir: string, name: string, path: string): NameQueue {
+  let byPath = c.dirs.get(dir);
+  if (byPath === undefined) c.dirs.set(dir, (byPath = new Map()));
+  let q = byPath.get(path);
+  if (q === undefined) byPath.set(path, (q = { dir, name, path, requests: new Set() }));
+  return q;
+}
+
+/** Forgets `q` once nothing of this thread waits for or holds its name. */
+export function dropIfIdle(c: Client, q: NameQueue): void {
+  if (q.requests.size > 0) return;
+  const byPath = c.dirs.get(q.dir);
+  if (byPath === undefined || byPath.get(q.path) !== q) return;
+  byPath.delete(q.path);
+  if (byPath.size === 0) c.dirs.delete(q.dir);
+}

@@ -1,0 +1,346 @@
+// One request of a LockManager from its first attempt to its release: waiting through
+// the file-lock engine, registering the wait where other processes can see it, holding
+// while the callback runs, and the in-thread parking that lets `steal` go first.
+import { AbortError, hasCode, LockTimeoutError } from "../errors.js";
+import { acquireFileLock, type FileLockHandle } from "../file-lock/index.js";
+import { type Client, dropIfIdle, type NameQueue } from "./client.js";
+import { describeHolders } from "./errors.js";
+import {
+  hostname,
+  ownStartTime,
+  type RegistryEntry,
+  removeEntry,
+  replaceEntry,
+  writeEntry,
+} from "./registry.js";
+import { holdersOf } from "./snapshot.js";
+import type { Lock, LockMode } from "./types.js";
+
+/**
+ * The reason a steal aborts the engine waits it parks; recognized by identity in the
+ * engine's AbortError `cause`, never shown to a caller.
+ */
+const PARKED: unknown = Object.freeze({ parkedBySteal: true });
+
+export class LockRequest {
+  state: "pending" | "held" | "done" = "pending";
+  /** Waiting since, then held since (ms since the epoch). */
+  since = Date.now();
+  /** The current engine attempt; replaced when a steal parks and re-issues it. */
+  attempt: Promise<FileLockHandle> | undefined = undefined;
+  handle: FileLockHandle | undefined = undefined;
+  /**
+   * Only requests that arrive while this thread already has a request for the name can
+   * be queued behind another of ours, so only they get a controller a steal can park
+   * them with; the uncontended path allocates nothing for it.
+   */
+  park: AbortController | undefined = undefined;
+  /** Our registry entry, once the wait lasted a turn of the event loop, or while shared-held. */
+  entryPath: string | undefined = undefined;
+  immediate: NodeJS.Immediate | undefined = undefined;
+  /** Set when a steal revoked this holder: the error its request rejects with. */
+  stolen: AbortError | undefined = undefined;
+  /** Rejects the wait for the callback's promise at once, when stolen. */
+  interrupt: ((err: unknown) => void) | undefined = undefined;
+  readonly deadline: number | undefined;
+  /** What the engine writes into the lock file for an exclusive holder. */
+  readonly record: Record<string, unknown>;
+
+  constructor(
+    readonly client: Client,
+    readonly q: NameQueue,
+    readonly mode: LockMode,
+    readonly signal: AbortSignal | undefined,
+    readonly timeoutMs: number | undefined,
+    readonly holder: Record<string, unknown> | undefined,
+  ) {
+    this.seq = ++client.seq;
+    this.id = `${client.clientId}.${this.seq}`;
+    this.deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+    const purpose = holder?.purpose;
+    const fields = {
+      id: this.id,
+      seq: this.seq,
+      name: q.name,
+      clientId: client.clientId,
+      ...(holder === undefined ? {} : { holder }),
+    };
+    // `purpose` also at the top, where the engine's timeout messages look for it.
+    this.record =
+      typeof purpose === "string" ? { purpose, lockManager: fields } : { lockManager: fields };
+  }
+
+  readonly seq: number;
+  readonly id: string;
+}
+
+function remaining(req: LockRequest): number | undefined {
+  return req.deadline === undefined ? undefined : Math.max(0, req.deadline - performance.now());
+}
+
+/** Calls the engine: the request's place in this thread's FIFO queue is taken here. */
+function issue(req: LockRequest): void {
+  req.attempt = acquireFileLock(req.q.path, {
+    mode: req.mode,
+    holder: req.record,
+    signal: req.park === undefined ? req.signal : req.park.signal,
+    timeoutMs: remaining(req),
+  });
+}
+
+// One abort listener per signal, however many requests share it (an orchestrator's
+// shutdown signal): forwards the abort to each request's park controller.
+const watched = new WeakMap<AbortSignal, Set<LockRequest>>();
+
+function watch(signal: AbortSignal, req: LockRequest): void {
+  let reqs = watched.get(signal);
+  if (reqs === undefined) {
+    const set = new Set<LockRequest>();
+    reqs = set;
+    watched.set(signal, set);
+    signal.addEventListener(
+      "abort",
+      () => {
+        watched.delete(signal);
+        for (const r of set) r.park?.abort(signal.reason);
+      },
+      { once: true },
+    );
+  }
+  reqs.add(req);
+}
+
+function unwatch(req: LockRequest): void {
+  if (req.signal !== undefined && req.park !== undefined) watched.get(req.signal)?.delete(req);
+}
+
+/**
+ * Starts the wait synchronously, so requests of one thread reach the engine's FIFO queue
+ * in the order they were made. Throws (after cleaning up) what the engine throws
+ * synchronously. A stealer is not `parkable`: nothing of ours may go before it.
+ */
+export function start(req: LockRequest, parkable = true): void {
+  if (parkable && req.q.requests.size > 1) {
+    req.park = new AbortController();
+    if (req.signal !== undefined) watch(req.signal, req);
+  }
+  try {
+    issue(req);
+  } catch (err) {
+    void finish(req);
+    throw err;
+  }
+  // Granted at once (the uncontended path resolves without a turn of the event loop)
+  // or still waiting when the immediate fires: only then is the wait written down.
+  req.immediate = setImmediate(registerPending, req);
+}
+
+function entryOf(req: LockRequest, state: "pending" | "held"): RegistryEntry {
+  const entry: RegistryEntry = {
+    id: req.id,
+    seq: req.seq,
+    state,
+    name: req.q.name,
+    mode: req.mode,
+    clientId: req.client.clientId,
+    pid: process.pid,
+    hostname: hostname(),
+    since: req.since,
+  };
+  const start = ownStartTime();
+  if (start !== undefined) entry.processStartTime = start;
+  if (req.holder !== undefined) entry.holder = req.holder;
+  return entry;
+}
+
+function registerPending(req: LockRequest): void {
+  req.immediate = undefined;
+  if (req.state !== "pending" || req.entryPath !== undefined) return;
+  req.entryPath = writeEntry(req.q.dir, entryOf(req, "pending"));
+}
+
+/** The engine's wait, through parking by steals, to a handle this request may use. */
+export async function acquire(req: LockRequest): Promise<FileLockHandle> {
+  for (;;) {
+    const attempt = req.attempt!;
+    let handle: FileLockHandle;
+    try {
+      handle = await attempt;
+    } catch (err) {
+      // Parked by a steal and issued again behind it: wait for the new attempt.
+      if (attempt !== req.attempt) continue;
+      if (hasCode(err, "ABORT_ERR")) {
+        // Ours (forwarded to the park controller) or parked and not issued again
+        // because our signal had fired: either way, our signal's abort.
+        throw new AbortError(req.signal?.reason ?? (err as Error).cause);
+      }
+      if (hasCode(err, "ELOCKTIMEOUT")) throw await timeoutError(req, err);
+      throw err;
+    }
+    if (attempt !== req.attempt) {
+      // Granted just as a steal parked us: the stealer is queued behind this handle.
+      await handle.release();
+      continue;
+    }
+    if (req.signal?.aborted) {
+      // Aborted between the engine's grant and now: never granted, as far as the
+      // caller can tell (the Web Locks "synchronously signaled abort").
+      await handle.release();
+      throw new AbortError(req.signal.reason);
+    }
+    return handle;
+  }
+}
+
+async function timeoutError(req: LockRequest, cause: unknown): Promise<LockTimeoutError> {
+  let who: string;
+  try {
+    who = describeHolders(await holdersOf(req.q.dir, req.q.name, req.client));
+  } catch {
+    who = "held by a holder that could not be read";
+  }
+  return new LockTimeoutError(
+    req.timeoutMs!,
+    `Timed out after ${req.timeoutMs} ms waiting for the ${req.mode} lock ${JSON.stringify(req.q.name)} (lock manager in ${req.q.dir}): ${who}`,
+    { cause },
+  );
+}
+
+/** Marks the request held and writes down what other processes cannot see otherwise. */
+export function grant(req: LockRequest, handle: FileLockHandle): void {
+  req.state = "held";
+  req.handle = handle;
+  req.since = Date.now();
+  if (req.immediate !== undefined) {
+    clearImmediate(req.immediate);
+    req.immediate = undefined;
+  }
+  if (req.mode === "shared") {
+    // The engine keeps no record of shared holders: the registry does.
+    const entry = entryOf(req, "held");
+    req.entryPath =
+      req.entryPath === undefined
+        ? writeEntry(req.q.dir, entry)
+        : replaceEntry(req.entryPath, entry);
+  } else if (req.entryPath !== undefined) {
+    // The lock file's holder record shows us now.
+    removeEntry(req.entryPath);
+    req.entryPath = undefined;
+  }
+}
+
+function lockOf(req: LockRequest, handle: FileLockHandle): Lock {
+  return Object.freeze({
+    name: req.q.name,
+    mode: req.mode,
+    token: (handle as FileLockHandle & { readonly token: number }).token,
+  });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+const ignore = () => {};
+
+/**
+ * Runs the callback while the lock is held, and releases it once the callback's
+ * promise settles (or at once if it throws). Resolves or rejects as the callback did,
+ * unless a steal revoked the lock first: then with that AbortError, at once.
+ */
+export async function hold<T>(
+  req: LockRequest,
+  handle: FileLockHandle,
+  callback: (lock: Lock) => T | PromiseLike<T>,
+): Promise<Awaited<T>> {
+  grant(req, handle);
+  try {
+    const result = callback(lockOf(req, handle));
+    if (isThenable(result)) {
+      if (req.stolen !== undefined) {
+        result.then(undefined, ignore);
+        throw req.stolen;
+      }
+      return await new Promise<Awaited<T>>((resolve, reject) => {
+        req.interrupt = reject;
+        result.then(resolve as (v: unknown) => void, reject);
+      });
+    }
+    if (req.stolen !== undefined) throw req.stolen;
+    return result as Awaited<T>;
+  } finally {
+    await finish(req);
+  }
+}
+
+/** Leaves the queue, removes the registry entry, releases the lock unless stolen. */
+export async function finish(req: LockRequest): Promise<void> {
+  req.state = "done";
+  req.q.requests.delete(req);
+  dropIfIdle(req.client, req.q);
+  if (req.immediate !== undefined) {
+    clearImmediate(req.immediate);
+    req.immediate = undefined;
+  }
+  unwatch(req);
+  req.interrupt = undefined;
+  const handle = req.handle;
+  req.handle = undefined;
+  try {
+    // Released before the entry goes: a query in between may show a holder that just
+    // left, never miss one that is still there.
+    if (handle !== undefined && req.stolen === undefined) await handle.release();
+  } finally {
+    if (req.entryPath !== undefined) {
+      removeEntry(req.entryPath);
+      req.entryPath = undefined;
+    }
+  }
+}
+
+/**
+ * Takes this thread's waiters for `q` out of the engine's queue (their attempts reject
+ * with PARKED), so that a steal can reach the head. Returns them, in order, for
+ * {@link resume}. Uncontended requests have no controller and stay where they are: they
+ * are at the head of the engine queue already, waiting for another process.
+ */
+export function park(q: NameQueue, except: LockRequest): LockRequest[] {
+  const parked: LockRequest[] = [];
+  for (const r of q.requests) {
+    if (r === except || r.state !== "pending" || r.park === undefined) continue;
+    parked.push(r);
+    r.park.abort(PARKED);
+  }
+  return parked;
+}
+
+/** Puts parked waiters back into the engine's queue, in their order, behind the stealer. */
+export function resume(parked: LockRequest[]): void {
+  for (const r of parked) {
+    if (r.state !== "pending") continue;
+    // Its signal fired meanwhile: leave the parked attempt as its last, an abort.
+    if (r.signal?.aborted) continue;
+    r.park = new AbortController();
+    try {
+      issue(r);
+    } catch (err) {
+      r.attempt = Promise.reject(err);
+    }
+  }
+}
+
+/** A steal takes the lock from `h`: its request rejects now, its lock goes now. */
+export function revoke(h: LockRequest, by: string): void {
+  h.stolen = new AbortError(
+    undefined,
+    `The lock ${JSON.stringify(h.q.name)} was stolen by a request with { steal: true } (${by}); this holder no longer holds it`,
+  );
+  h.interrupt?.(h.stolen);
+  const handle = h.handle;
+  h.handle = undefined;
+  void handle?.release().catch(ignore);
+}

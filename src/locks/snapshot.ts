@@ -1,0 +1,155 @@
+// query(): who holds and who waits, in every process that uses the directory.
+//
+// Three sources, each authoritative for its part:
+// - this thread's requests, from memory (exact, and the same moment's view);
+// - exclusive holders elsewhere: the holder records in the lock files, read with
+//   readLockHolder, which probes the lock first, so a record is reported only while its
+//   writer holds the lock and its process is alive;
+// - waiters and shared holders elsewhere: the registry (registry.ts), whose entries of
+//   dead processes are dropped.
+// A waiter that was granted an exclusive lock a moment ago may have its registry entry
+// and its lock file record at once: the record wins (same request id).
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { type LockHolder, readLockHolder } from "../file-lock/index.js";
+import type { Client } from "./client.js";
+import { isLockFileName, lockFileName, lockNameOf } from "./lock-name.js";
+import { type AliveCache, hostname as hostnameOf, infoOf, readEntries } from "./registry.js";
+import type { LockInfo, LockManagerSnapshot } from "./types.js";
+
+interface Found extends LockInfo {
+  /** Request id, to merge the same request seen through two sources; "" if unknown. */
+  id: string;
+  seq: number;
+}
+
+/** The lock manager's fields in a holder record, when a LockManager wrote it. */
+function managerFields(
+  record: LockHolder,
+):
+  | { id: string; seq: number; name: string; clientId: string; holder?: Record<string, unknown> }
+  | undefined {
+  const f = record.lockManager as Record<string, unknown> | undefined;
+  if (typeof f !== "object" || f === null) return undefined;
+  if (typeof f.id !== "string" || typeof f.name !== "string" || typeof f.clientId !== "string") {
+    return undefined;
+  }
+  const holder =
+    typeof f.holder === "object" && f.holder !== null && !Array.isArray(f.holder)
+      ? (f.holder as Record<string, unknown>)
+      : undefined;
+  return {
+    id: f.id,
+    seq: typeof f.seq === "number" ? f.seq : 0,
+    name: f.name,
+    clientId: f.clientId,
+    ...(holder === undefined ? {} : { holder }),
+  };
+}
+
+/** Exclusive holders outside this thread, from the lock files (all, or `only`'s). */
+async function exclusiveHolders(dir: string, client: Client, only?: string): Promise<Found[]> {
+  let files: string[];
+  if (only !== undefined) {
+    files = [lockFileName(only)];
+  } else {
+    try {
+      files = readdirSync(dir).filter(isLockFileName);
+    } catch {
+      return [];
+    }
+  }
+  const mine = client.dirs.get(dir);
+  const found: Found[] = [];
+  for (const file of files) {
+    const path = join(dir, file);
+    // Held exclusively by this thread: memory says so already, skip the probe.
+    const q = mine?.get(path);
+    if (
+      q !== undefined &&
+      [...q.requests].some((r) => r.state === "held" && r.mode === "exclusive")
+    )
+      continue;
+    let record: LockHolder | undefined;
+    try {
+      record = await readLockHolder(path);
+    } catch {
+      continue; // removed, or not a lock file after all
+    }
+    if (record === undefined) continue;
+    const f = managerFields(record);
+    if (f?.clientId === client.clientId) continue;
+    // A record some other acquireFileLock user wrote into a file of ours: report it
+    // under the name the file stands for, if it has one.
+    const name = f?.name ?? lockNameOf(file);
+    if (name === undefined || (only !== undefined && name !== only)) continue;
+    found.push({
+      ...infoOf({
+        name,
+        mode: "exclusive",
+        clientId: f?.clientId ?? `pid ${record.pid}@${record.hostname}`,
+        pid: record.pid,
+        hostname: record.hostname,
+        since: record.acquiredAt,
+        holder: f?.holder,
+      }),
+      id: f?.id ?? "",
+      seq: f?.seq ?? 0,
+    });
+  }
+  return found;
+}
+
+function byAge(a: Found, b: Found): number {
+  return (
+    a.since - b.since ||
+    (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0) ||
+    a.seq - b.seq
+  );
+}
+
+function strip(found: Found[]): LockInfo[] {
+  return found.sort(byAge).map(({ id: _id, seq: _seq, ...info }) => info);
+}
+
+/** Everything held and pending in `dir`, or only for the name `only`. */
+export async function snapshot(
+  dir: string,
+  client: Client,
+  only?: string,
+): Promise<LockManagerSnapshot> {
+  const held: Found[] = [];
+  const pending: Found[] = [];
+  for (const q of client.dirs.get(dir)?.values() ?? []) {
+    if (only !== undefined && q.name !== only) continue;
+    for (const r of q.requests) {
+      if (r.state === "done") continue;
+      const info = infoOf({
+        name: q.name,
+        mode: r.mode,
+        clientId: client.clientId,
+        pid: process.pid,
+        hostname: hostnameOf(),
+        since: r.since,
+        holder: r.holder,
+      });
+      (r.state === "held" ? held : pending).push({ ...info, id: r.id, seq: r.seq });
+    }
+  }
+  const cache: AliveCache = new Map();
+  const exclusive = await exclusiveHolders(dir, client, only);
+  held.push(...exclusive);
+  const heldIds = new Set(exclusive.map((f) => f.id));
+  for (const e of readEntries(dir, client.clientId, cache)) {
+    if (only !== undefined && e.name !== only) continue;
+    if (heldIds.has(e.id)) continue;
+    (e.state === "held" ? held : pending).push({ ...infoOf(e), id: e.id, seq: e.seq });
+  }
+  return { held: strip(held), pending: strip(pending) };
+}
+
+/** Who holds `name` outside this thread: for steal refusals and timeout messages. */
+export async function holdersOf(dir: string, name: string, client: Client): Promise<LockInfo[]> {
+  const { held } = await snapshot(dir, client, name);
+  return held.filter((h) => h.clientId !== client.clientId);
+}
