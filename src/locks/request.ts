@@ -195,7 +195,7 @@ export async function acquire(req: LockRequest): Promise<FileLockHandle> {
 async function timeoutError(req: LockRequest, cause: unknown): Promise<LockTimeoutError> {
   let who: string;
   try {
-    who = describeHolders(await holdersOf(req.q.dir, req.q.name, req.client));
+    who = describeHolders(await holdersOf(req.q.dir, req.q.name, req.client, true));
   } catch {
     who = "held by a holder that could not be read";
   }

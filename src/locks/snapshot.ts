@@ -148,8 +148,13 @@ export async function snapshot(
   return { held: strip(held), pending: strip(pending) };
 }
 
-/** Who holds `name` outside this thread: for steal refusals and timeout messages. */
-export async function holdersOf(dir: string, name: string, client: Client): Promise<LockInfo[]> {
+/** Who holds `name` (outside this thread only, unless `ours`): for errors' messages. */
+export async function holdersOf(
+  dir: string,
+  name: string,
+  client: Client,
+  ours = false,
+): Promise<LockInfo[]> {
   const { held } = await snapshot(dir, client, name);
-  return held.filter((h) => h.clientId !== client.clientId);
+  return ours ? held : held.filter((h) => h.clientId !== client.clientId);
 }
