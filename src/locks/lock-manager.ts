@@ -352,6 +352,14 @@ async function run<T>(
   return hold(req, handle, callback);
 }
 
+/**
+ * The engine's answer, as many microtask turns away as acquire()'s uncontended grant:
+ * callbacks granted at once run in request order whichever path granted them.
+ */
+async function tryGrant(req: LockRequest): Promise<FileLockHandle | undefined> {
+  return await tryAcquireFileLock(req.q.path, { mode: req.mode, holder: req.record });
+}
+
 async function ifAvailable<T>(
   req: LockRequest,
   callback: (lock: Lock | null) => T | PromiseLike<T>,
@@ -359,7 +367,7 @@ async function ifAvailable<T>(
   let handle: FileLockHandle | undefined;
   try {
     // Called before any await: the engine checks this thread's queue and the kernel now.
-    handle = await tryAcquireFileLock(req.q.path, { mode: req.mode, holder: req.record });
+    handle = await tryGrant(req);
   } catch (err) {
     await finish(req);
     throw err;

@@ -44,8 +44,8 @@ export class LocksClient {
 
   readonly post: (m: object) => void;
 
-  /** A child process. */
-  static async process(dir: string): Promise<LocksClient> {
+  /** A child process; killed after each test unless `keep` (then the caller kills it). */
+  static async process(dir: string, { keep = false } = {}): Promise<LocksClient> {
     const proc = fork(fixtureUrl, [dir], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -62,7 +62,7 @@ export class LocksClient {
         }
       },
     );
-    return c.#ready();
+    return c.#ready(keep);
   }
 
   /** A worker thread of this process. */
@@ -83,8 +83,8 @@ export class LocksClient {
     return c.#ready();
   }
 
-  async #ready(): Promise<LocksClient> {
-    clients.add(this);
+  async #ready(keep = false): Promise<LocksClient> {
+    if (!keep) clients.add(this);
     const ready = await this.event(0, "ready");
     this.pid = ready.pid;
     this.threadId = ready.threadId;

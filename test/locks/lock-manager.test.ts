@@ -420,7 +420,8 @@ describe("bad arguments", () => {
     expect(() => locks.request("r", { ifAvailable: "yes" as never }, cb)).toThrow(TypeError);
     expect(() => locks.request("r", { holder: [] as never }, cb)).toThrow(TypeError);
     expect(() => locks.request(42 as never, cb)).toThrow(/got the number 42/);
-    expect(() => locks.request("r", cb, {} as never)).toThrow(/options go before the callback/);
+    const loose = locks.request.bind(locks) as (...args: unknown[]) => unknown;
+    expect(() => loose("r", cb, {})).toThrow(/options go before the callback/);
     expect(() => locks.request("r", { signal: "x" as never }, cb)).toThrow(TypeError);
     expect(() => locks.request("r", { timeoutMs: -1 }, cb)).toThrow(RangeError);
     expect(() => locks.request("x".repeat(5000), cb)).toThrow(RangeError);
