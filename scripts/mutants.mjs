@@ -168,6 +168,63 @@ const mutants = [
     to: "      void slot;",
     tests: ["test/ids/slot-allocator.test.ts", "test/ids/allocators.prop.test.ts"],
   },
+  // git (src/git/): each names the tests that must notice.
+  {
+    name: "git: drop the old value (unconditional update-ref)",
+    file: "src/git/update-ref.ts",
+    from: "const old = u.expectedOid ?? repo.zeroOid;",
+    to: 'const old = ""; // in -z mode: no check',
+    tests: ["test/git/update-ref.test.ts", "test/git/advance-ref.prop.test.ts"],
+  },
+  {
+    name: "git: reuse the commit built on the stale parent on retry",
+    file: "src/git/advance-ref.ts",
+    from: "const oid = builtOid(repo, await p.build(current, { attempt, signal }));",
+    to: "var stale; const oid = (stale ??= builtOid(repo, await p.build(current, { attempt, signal })));",
+    tests: ["test/git/advance-ref.test.ts", "test/git/advance-ref.prop.test.ts"],
+  },
+  {
+    name: "git: updateRefs applied one by one",
+    file: "src/git/update-ref.ts",
+    from: "return openRepo(cwd).then((repo) => transaction(repo, updates, message));",
+    to: "return openRepo(cwd).then(async (repo) => { for (const u of updates) await transaction(repo, [u], message); });",
+    tests: ["test/git/update-refs-atomic.test.ts"],
+  },
+  {
+    name: "git: a 40-zero id for must-not-exist in SHA-256 repositories",
+    file: "src/git/repo.ts",
+    from: 'zeroOid: "0".repeat(oidLength),',
+    to: 'zeroOid: "0".repeat(40),',
+    tests: ["test/git/update-ref.test.ts", "test/git/advance-ref.test.ts"],
+  },
+  {
+    name: "git: advanceRef's lock under the worktree's own git dir (not shared)",
+    file: "src/git/advance-ref.ts",
+    from: "lock = await acquireFileLock(refLockPath(repo.commonDir, ref), {",
+    to: "lock = await acquireFileLock(refLockPath(repo.gitDir, ref), {",
+    tests: ["test/git/advance-ref.test.ts"],
+  },
+  {
+    name: "git: advanceRef takes no lock",
+    file: "src/git/advance-ref.ts",
+    from: "lock: o.lock !== false,",
+    to: "lock: false,",
+    tests: ["test/git/advance-ref.test.ts", "test/git/advance-ref.stress.test.ts"],
+  },
+  {
+    name: "git: a busy git ref lock is not retried",
+    file: "src/git/advance-ref.ts",
+    from: "    err instanceof RefNotFoundError ||\n    err instanceof RefLockedError",
+    to: "    err instanceof RefNotFoundError",
+    tests: ["test/git/advance-ref.test.ts"],
+  },
+  {
+    name: "git: messages in the user's language (no LC_ALL=C)",
+    file: "src/git/run-git.ts",
+    from: 'env.LC_ALL = "C";',
+    to: "",
+    tests: ["test/git/git-environment.test.ts"],
+  },
 ];
 
 // Everything a build, a pack and the suite read (the package tier packs the copy).

@@ -85,3 +85,40 @@ export class AbortError extends InterlockError {
 export function hasCode(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
 }
+
+/**
+ * A lock this process held is no longer its own: it was released already, its lock file
+ * was deleted or replaced (so another holder can be in), or (for remote backends) its
+ * connection or lease ended. Whatever was about to be written under it must not be.
+ * `reason` says which.
+ *
+ * @example
+ * ```ts
+ * await using lock = await acquireFileLock(lockPath);
+ * const next = compute(await readState());
+ * lock.assertHeld(); // throws LockLostError if someone deleted lockPath meanwhile
+ * await writeState(next);
+ * ```
+ */
+export class LockLostError extends InterlockError {
+  declare readonly code: "ELOCKLOST";
+  /** Why: `"released"`, `"replaced"` (file locks), or the remote backend's reason. */
+  readonly reason: string;
+  /** The lock file or lock name. */
+  readonly lock: string;
+
+  constructor(reason: string, lock: string, message?: string, options?: ErrorOptions) {
+    super(
+      "ELOCKLOST",
+      message ??
+        (reason === "released"
+          ? `The lock on ${lock} was already released by this handle; take it again before writing`
+          : reason === "replaced"
+            ? `The lock file ${lock} was deleted or replaced while held, so another process can hold a lock on the new file; nothing was written under the lost lock. Do not delete lock files`
+            : `The lock on ${lock} was lost (${reason})`),
+      options,
+    );
+    this.reason = reason;
+    this.lock = lock;
+  }
+}

@@ -1,4 +1,5 @@
 import { AbortError, LockTimeoutError } from "./errors.js";
+import { type AbortSubscriber, subscribe, unsubscribe } from "./internal/abort-watch.js";
 import { describe } from "./internal/describe.js";
 import { canonicalKeys, KeyedPool } from "./internal/keyed-pool.js";
 import { type AcquireOptions, validateOptions } from "./internal/options.js";
@@ -98,11 +99,13 @@ export class KeyedMutex<K = string> {
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = Symbol("timeout");
-    const forward = () => controller!.abort(signal!.reason);
+    // Through the shared per-signal listener: hundreds of acquireMany calls on one
+    // shutdown signal must not add a listener each.
+    const forward: AbortSubscriber = { abortWith: (reason) => controller!.abort(reason) };
     if (timeoutMs !== undefined && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) {
       controller = new AbortController();
       inner = controller.signal;
-      signal?.addEventListener("abort", forward, { once: true });
+      if (signal !== undefined) subscribe(signal, forward);
       timer = setTimeout(() => controller!.abort(timedOut), timeoutMs);
     }
     const perKey: AcquireOptions = { signal: inner, timeoutMs: timeoutMs === 0 ? 0 : undefined };
@@ -119,7 +122,7 @@ export class KeyedMutex<K = string> {
       throw err;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", forward);
+      if (signal !== undefined) unsubscribe(signal, forward);
     }
   }
 

@@ -1,16 +1,16 @@
-import { AbortError } from "../errors.js";
-
 /**
- * How a waiter polls a busy lock. Waiting is a loop of non-blocking `flock` attempts
- * (a syscall of about a microsecond, on the main thread) with timers in between, so no
- * waiter ever parks a libuv thread-pool thread in a blocking `flock`.
+ * How a waiter polls a busy lock. Waiting is event-driven where the file system reports
+ * changes (see wake.ts): every release writes to the lock file, and the watch wakes the
+ * waiter at once. Polling with non-blocking `flock` attempts (a syscall of about a
+ * microsecond, on the main thread) is the safety net: a holder killed by SIGKILL
+ * releases without writing, and some file systems report no changes. No waiter ever
+ * parks a libuv thread-pool thread in a blocking `flock`.
  *
- * The price of polling is hand-off latency: a release is noticed at the next attempt.
- * So the delays stay short while a wait is young (hand-offs of short critical sections
- * matter) and stretch as it ages (nobody notices 50 ms at the end of a 2 s wait, but a
- * waiter polling every 2 ms for minutes wastes CPU): the cap is
- * `capFraction` × time already waited, within [`minCapMs`, `maxCapMs`]. The extra
- * latency therefore stays under about 5 % of the wait.
+ * Without a working watch, the price of polling is hand-off latency, so the delays stay
+ * short while a wait is young and stretch as it ages (nobody notices 50 ms at the end of
+ * a 2 s wait, but a waiter polling every 2 ms for minutes wastes CPU): the cap is
+ * `capFraction` × time already waited, within [`minCapMs`, `maxCapMs`]. With a watch the
+ * poll only has to catch a dead holder, so it starts at `watchedMinCapMs`.
  *
  * Delays are jittered: the upper bound doubles *before* each sample, and a floor keeps
  * the jitter from ever being zero, so waiters in different processes drift apart
@@ -21,6 +21,8 @@ export const BACKOFF = {
   firstMs: 1,
   /** The cap while a wait is young, in ms. */
   minCapMs: 2,
+  /** The cap while a wait is young and a watch reports changes, in ms. */
+  watchedMinCapMs: 25,
   /** The cap for a long wait, in ms. */
   maxCapMs: 100,
   /** The cap grows with the time already waited, by this fraction of it. */
@@ -30,10 +32,10 @@ export const BACKOFF = {
 };
 
 /** The upper bound after `upper`, for a wait that has lasted `waitedMs`. */
-export function nextUpper(upper: number, waitedMs: number): number {
+export function nextUpper(upper: number, waitedMs: number, watched = false): number {
   const cap = Math.min(
     BACKOFF.maxCapMs,
-    Math.max(BACKOFF.minCapMs, waitedMs * BACKOFF.capFraction),
+    Math.max(watched ? BACKOFF.watchedMinCapMs : BACKOFF.minCapMs, waitedMs * BACKOFF.capFraction),
   );
   return Math.min(cap, upper * 2);
 }
@@ -41,23 +43,4 @@ export function nextUpper(upper: number, waitedMs: number): number {
 /** A delay in [floor·upper, upper]. */
 export function jitter(upper: number): number {
   return upper * (BACKOFF.floor + (1 - BACKOFF.floor) * Math.random());
-}
-
-/**
- * Sleeps `ms`, or rejects with an `AbortError` the moment `signal` fires. The abort
- * listener lives only as long as the sleep.
- */
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    };
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError(signal!.reason));
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

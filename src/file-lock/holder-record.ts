@@ -1,5 +1,6 @@
 import { ftruncateSync, readSync, writeSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
+import { describe } from "../internal/describe.js";
 import { isProcessAlive, processStartTime } from "../process/index.js";
 
 /**
@@ -10,10 +11,12 @@ import { isProcessAlive, processStartTime } from "../process/index.js";
  * @example
  * ```ts
  * const h = await readLockHolder(file);
- * // { pid: 1234, hostname: "build-7", processStartTime: 81234567, acquiredAt: 1718000000000, purpose: "deploy" }
+ * // { token: 42, pid: 1234, hostname: "build-7", processStartTime: 81234567, acquiredAt: 1718000000000, purpose: "deploy" }
  * ```
  */
 export interface LockHolder {
+  /** The holder's fencing token (see {@link FileLockHandle.token}). */
+  token?: number;
   /** The holder's process id, on `hostname`. */
   pid: number;
   /** `os.hostname()` of the holder's machine: PIDs mean something only there. */
@@ -27,7 +30,13 @@ export interface LockHolder {
 }
 
 /** Keys interlock writes itself; a `holder` may not redefine them. */
-export const RESERVED_KEYS = ["pid", "hostname", "processStartTime", "acquiredAt"] as const;
+export const RESERVED_KEYS = [
+  "token",
+  "pid",
+  "hostname",
+  "processStartTime",
+  "acquiredAt",
+] as const;
 
 /** Records are small; anything bigger in a lock file is somebody's data, not ours. */
 export const MAX_RECORD_BYTES = 64 * 1024;
@@ -55,7 +64,7 @@ export function serializeHolder(holder: unknown): string {
   if (holder === undefined) return "";
   if (typeof holder !== "object" || holder === null || Array.isArray(holder)) {
     throw new TypeError(
-      'Expected `holder` to be a plain object of JSON values, e.g. `{ purpose: "deploy" }`',
+      `Expected \`holder\` to be a plain object of JSON values, e.g. \`{ purpose: "deploy" }\`, got ${describe(holder)}`,
     );
   }
   for (const key of RESERVED_KEYS) {
@@ -81,14 +90,27 @@ export function serializeHolder(holder: unknown): string {
   return json === "{}" ? "" : `,${json.slice(1, -1)}`;
 }
 
+// Our fields after the token never change within a process: built once.
+let identityFields: string | undefined;
+
 /** The record an exclusive holder writes, built by hand so our fields come first. */
-export function buildRecord(holderFragment: string): string {
-  const start = ownProcessStartTime();
-  return (
-    `{"pid":${process.pid},"hostname":${JSON.stringify(hostname())}` +
-    (start === undefined ? "" : `,"processStartTime":${start}`) +
-    `,"acquiredAt":${Date.now()}${holderFragment}}`
-  );
+export function buildRecord(token: number, holderFragment: string): string {
+  if (identityFields === undefined) {
+    const start = ownProcessStartTime();
+    identityFields =
+      `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}` +
+      (start === undefined ? "" : `,"processStartTime":${start}`);
+  }
+  return `{"token":${token}${identityFields},"acquiredAt":${Date.now()}${holderFragment}}`;
+}
+
+/**
+ * What a free lock file (or one held only in shared mode) says: the last token given
+ * out, and nobody's name. Writing it on release is what keeps a released holder from
+ * being named as the holder afterwards.
+ */
+export function tokenRecord(token: number): string {
+  return `{"token":${token}}`;
 }
 
 /** Parses a lock file's content as a holder record; `undefined` unless it is a valid one. */
@@ -110,8 +132,14 @@ export function parseRecord(text: string): LockHolder | undefined {
   ) {
     return undefined;
   }
+  if (r.token !== undefined && (typeof r.token !== "number" || !Number.isSafeInteger(r.token))) {
+    return undefined;
+  }
   return r as LockHolder;
 }
+
+// One buffer for every read of a lock file: reads are synchronous, so never shared.
+const buffer = Buffer.allocUnsafe(MAX_RECORD_BYTES + 1);
 
 /**
  * Reads the file behind `fd` from the start, up to its end; `undefined` if it is longer
@@ -119,20 +147,86 @@ export function parseRecord(text: string): LockHolder | undefined {
  * trusting an earlier `fstat`, which may predate the holder's write.
  */
 export function readContent(fd: number): string | undefined {
-  const buf = Buffer.allocUnsafe(MAX_RECORD_BYTES + 1);
+  const n = readAll(fd);
+  return n > MAX_RECORD_BYTES ? undefined : buffer.toString("utf8", 0, n);
+}
+
+function readAll(fd: number): number {
   let n = 0;
-  while (n < buf.length) {
-    const got = readSync(fd, buf, n, buf.length - n, n);
+  while (n < buffer.length) {
+    const got = readSync(fd, buffer, n, buffer.length - n, n);
     if (got === 0) break;
     n += got;
   }
-  return n > MAX_RECORD_BYTES ? undefined : buf.toString("utf8", 0, n);
+  return n;
+}
+
+/** What a lock file holds, as far as locking is concerned. */
+export interface Head {
+  /** Content interlock wrote (or none at all): ours to overwrite. */
+  ours: boolean;
+  /** The last token given out for this file (0 before the first). */
+  token: number;
+  /** Bytes in the file, so a shorter record can cover them all. */
+  length: number;
+}
+
+const TOKEN_PREFIX = Buffer.from('{"token":');
+const OLD_PREFIX = Buffer.from('{"pid":');
+
+/**
+ * Reads the token and the size of the content, and whether the content is ours. Every
+ * record interlock writes starts with `{"token":` (records of earlier versions with
+ * `{"pid":`); content that does not is somebody's data, never overwritten.
+ */
+export function readHead(fd: number): Head {
+  const n = readAll(fd);
+  if (n === 0) return { ours: true, token: 0, length: 0 };
+  if (n > MAX_RECORD_BYTES) return { ours: false, token: 0, length: n };
+  if (startsWith(n, TOKEN_PREFIX)) {
+    let token = 0;
+    let i = TOKEN_PREFIX.length;
+    for (; i < n; i++) {
+      const c = buffer[i]!;
+      if (c < 0x30 || c > 0x39) break;
+      token = token * 10 + (c - 0x30);
+    }
+    if (i === TOKEN_PREFIX.length || !Number.isSafeInteger(token)) {
+      return { ours: false, token: 0, length: n };
+    }
+    return { ours: true, token, length: n };
+  }
+  return { ours: startsWith(n, OLD_PREFIX), token: 0, length: n };
+}
+
+function startsWith(n: number, prefix: Buffer): boolean {
+  return n >= prefix.length && buffer.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+/**
+ * Writes `text` at the start of the file, covering all `length` bytes there: a shorter
+ * record is padded with spaces (valid trailing JSON whitespace) rather than truncating,
+ * which costs more than the rest of an acquire, unless the tail is long. Returns the new
+ * length of the content.
+ */
+export function writeOver(fd: number, text: string, length: number): number {
+  const bytes = Buffer.byteLength(text);
+  if (bytes + 1 >= length) {
+    writeSync(fd, `${text}\n`, 0, "utf8");
+    return bytes + 1;
+  }
+  if (length - bytes <= 1024) {
+    writeSync(fd, `${text}${" ".repeat(length - bytes - 1)}\n`, 0, "utf8");
+    return length;
+  }
+  writeSync(fd, `${text}\n`, 0, "utf8");
+  ftruncateSync(fd, bytes + 1);
+  return bytes + 1;
 }
 
 /**
  * A record whose process is provably gone is a leftover, not a holder: a holder that
- * was killed before it could clear its record, read in the moment before the next
- * holder overwrites it. Only decidable for records of this host.
+ * was killed before it could clear its record. Only decidable for records of this host.
  */
 export function isLiveRecord(record: LockHolder): boolean {
   if (record.hostname !== hostname()) return true;
@@ -145,42 +239,4 @@ export function describeRecord(record: LockHolder): string {
   const host = record.hostname === hostname() ? "" : ` on ${record.hostname}`;
   const seconds = Math.max(0, (Date.now() - record.acquiredAt) / 1000).toFixed(1);
   return `pid ${record.pid}${purpose}${host} for ${seconds} s`;
-}
-
-// Every record interlock writes starts with this; content that does not is not ours.
-const SIGNATURE = Buffer.from('{"pid":');
-const head = Buffer.alloc(SIGNATURE.length);
-
-/**
- * Writes the holder record into the locked file through `fd` (our lock, our
- * descriptor: no window where a path could point elsewhere). Only into an empty file or
- * over an earlier record: content interlock did not write (someone locked their data
- * file itself) is left alone, and the lock simply has no record.
- *
- * A shorter record is padded with spaces (valid trailing JSON whitespace) instead of
- * truncating the file: truncation costs more than the rest of an acquire together.
- */
-export function writeRecord(fd: number, size: number, holderFragment: string): void {
-  if (size !== 0) {
-    if (size > MAX_RECORD_BYTES) return;
-    const n = readSync(fd, head, 0, head.length, 0);
-    if (n !== head.length || !head.equals(SIGNATURE)) return;
-  }
-  const record = buildRecord(holderFragment);
-  const length = Buffer.byteLength(record);
-  try {
-    if (length + 1 >= size) {
-      writeSync(fd, `${record}\n`, 0, "utf8");
-    } else if (size - length <= 1024) {
-      writeSync(fd, `${record}${" ".repeat(size - length - 1)}\n`, 0, "utf8");
-    } else {
-      writeSync(fd, `${record}\n`, 0, "utf8");
-      ftruncateSync(fd, length + 1);
-    }
-  } catch {
-    // The record is a courtesy and the lock is already ours: a full disk must not cost
-    // the lock. But an earlier holder's record must not stay behind to be read as ours;
-    // emptying the file needs no space. Only if even that fails do we give up.
-    ftruncateSync(fd, 0);
-  }
 }

@@ -1,29 +1,52 @@
 import {
-  type BigIntStats,
   closeSync,
   constants,
   fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
+  type Stats,
+  statSync,
 } from "node:fs";
 import { dirname } from "node:path";
 import { FileLockPathError } from "./errors.js";
 
 // O_NOFOLLOW: a symlink planted at the lock path must not make us create, lock or write
-// into the file it points to. (libuv adds O_CLOEXEC itself, so child processes never
-// inherit the descriptor and cannot keep the lock alive after we die.)
-const OPEN_RW = constants.O_RDWR | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
-const OPEN_RO = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+// into the file it points to. O_NONBLOCK: opening a FIFO that took the lock file's place
+// must not freeze the event loop waiting for a writer; the fstat that follows refuses
+// it. (It changes nothing for a regular file: flock has its own non-blocking flag. And
+// libuv adds O_CLOEXEC, so child processes never inherit the descriptor and cannot keep
+// the lock alive after we die.)
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const NONBLOCK = constants.O_NONBLOCK ?? 0;
+const OPEN_RW = constants.O_RDWR | constants.O_CREAT | NOFOLLOW | NONBLOCK;
+const OPEN_RO = constants.O_RDONLY | NOFOLLOW | NONBLOCK;
 
 /** An open lock file and the identity of the inode behind the descriptor. */
 export interface OpenLockFile {
   fd: number;
-  stat: BigIntStats;
+  ino: number;
+  dev: number;
+}
+
+/** Why a path was opened: the message for a refusal says which access failed. */
+type Access = "read-write" | "read";
+
+/**
+ * "owned by uid 0, mode 0644": for a lock file that exists but cannot be opened, the
+ * usual story is a run under sudo that created it as root.
+ */
+function ownership(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `owned by uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Turns a system error on `path` into the typed error callers can branch on. */
-export function pathError(err: unknown, path: string): unknown {
+export function pathError(err: unknown, path: string, access: Access = "read-write"): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case "EISDIR":
@@ -41,22 +64,29 @@ export function pathError(err: unknown, path: string): unknown {
         `Cannot use ${path} as a lock file: it is a symbolic link. Lock files are opened without following links, so a planted link cannot redirect writes; remove the link or lock its target's path`,
         err,
       );
+    case "ENXIO": // open(2) of a Unix socket
+      return notRegular(path, "a socket");
     case "ENOTDIR":
       return new FileLockPathError(
         "EFLOCKPATH",
         path,
-        `Cannot use ${path} as a lock file: one of its parents is not a directory`,
+        path.endsWith("/")
+          ? `Cannot use ${path} as a lock file: the path ends with a slash; name a file, e.g. ${path}.lock`
+          : `Cannot use ${path} as a lock file: one of its parents is a file, not a directory`,
         err,
       );
     case "EACCES":
     case "EPERM":
-    case "EROFS":
-      return new FileLockPathError(
-        "EFLOCKACCES",
-        path,
-        `Cannot create or open ${path} for reading and writing (${code}): check the permissions of the file and its directory, or pick a writable location`,
-        err,
-      );
+    case "EROFS": {
+      const owner = code === "EROFS" ? undefined : ownership(path);
+      const message =
+        owner !== undefined
+          ? `Cannot open the lock file ${path} for ${access === "read" ? "reading" : "reading and writing"} (${code}): it exists, ${owner}, and this process (uid ${process.getuid?.() ?? "?"}) may not. It was probably created by another user, e.g. a run under sudo: remove it, or fix its owner or mode`
+          : code === "EROFS"
+            ? `Cannot create or open ${path} (EROFS): it is on a read-only file system; pick a writable location`
+            : `Cannot create ${path} (${code}): this process may not create files in ${dirname(path)}; check the directory's permissions, or pick a writable location`;
+      return new FileLockPathError("EFLOCKACCES", path, message, err);
+    }
     case "ENOENT":
       return new FileLockPathError(
         "EFLOCKPATH",
@@ -67,6 +97,14 @@ export function pathError(err: unknown, path: string): unknown {
     default:
       return err;
   }
+}
+
+function notRegular(path: string, what: string): FileLockPathError {
+  return new FileLockPathError(
+    "EFLOCKPATH",
+    path,
+    `Cannot use ${path} as a lock file: it is ${what}, not a regular file; remove it or lock another path`,
+  );
 }
 
 /**
@@ -101,7 +139,8 @@ function mkdirParents(dir: string): void {
 
 /**
  * Opens (creating it and its parents if needed) the lock file read-write, without
- * following a symlink. Mode 0o666 is filtered by the umask, like any new file.
+ * following a symlink and without blocking. Mode 0o666 is filtered by the umask, like
+ * any new file.
  */
 export function openLockFile(path: string): OpenLockFile {
   let fd = -1;
@@ -123,44 +162,43 @@ export function openLockFile(path: string): OpenLockFile {
   return checkRegular(fd, path);
 }
 
-/** Opens an existing lock file read-only; `undefined` if there is none. */
+/** Opens an existing lock file read-only, without blocking; `undefined` if there is none. */
 export function openLockFileReadOnly(path: string): OpenLockFile | undefined {
   let fd: number;
   try {
     fd = openSync(path, OPEN_RO);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw pathError(err, path);
+    throw pathError(err, path, "read");
   }
   return checkRegular(fd, path);
 }
 
+/** Only a regular file can be a lock file; FIFOs, sockets and devices are refused. */
 function checkRegular(fd: number, path: string): OpenLockFile {
-  let stat: BigIntStats;
+  let stat: Stats;
   try {
-    stat = fstatSync(fd, { bigint: true });
+    stat = fstatSync(fd);
   } catch (err) {
     closeSync(fd);
     throw err;
   }
-  if (stat.isFile()) return { fd, stat };
+  if (stat.isFile()) return { fd, ino: stat.ino, dev: stat.dev };
   closeSync(fd);
   if (stat.isDirectory()) throw pathError(Object.assign(new Error(), { code: "EISDIR" }), path);
-  throw new FileLockPathError(
-    "EFLOCKPATH",
+  throw notRegular(
     path,
-    `Cannot use ${path} as a lock file: it is not a regular file (a FIFO, socket or device)`,
+    stat.isFIFO() ? "a FIFO" : stat.isSocket() ? "a socket" : "a device or other special file",
   );
 }
 
 /**
- * After locking: does `path` still name the inode we locked? If the file was deleted or
- * replaced while we waited, the lock we got protects nothing anyone else will look at.
- * Returns the current stat (its size tells whether there is a record to overwrite), or
- * `undefined` when the path names something else now.
+ * Does `path` still name the inode we opened? If the file was deleted or replaced, a
+ * lock on our inode protects nothing anyone else will look at. (Numbers, not bigint
+ * stats: inode numbers stay below 2^53 on the file systems Node runs on, and bigint
+ * stats cost a microsecond more on the fast path.)
  */
-export function stillNamed(path: string, locked: BigIntStats): BigIntStats | undefined {
-  const now = lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  if (now === undefined || now.ino !== locked.ino || now.dev !== locked.dev) return undefined;
-  return now;
+export function stillNamed(path: string, file: OpenLockFile): boolean {
+  const now = lstatSync(path, { throwIfNoEntry: false });
+  return now !== undefined && now.ino === file.ino && now.dev === file.dev;
 }

@@ -26,18 +26,18 @@ export class KeyedPool<K, H> implements QueuePool<H> {
   }
 }
 
-const objectIds = new WeakMap<object, number>();
-const symbolIds = new Map<symbol, number>();
+// Identities for keys that have no order of their own. Weak, so ordering a key never
+// keeps it alive: a WeakMap holds objects and (Node 20+) unregistered symbols. A
+// registered symbol (`Symbol.for`) cannot be a weak key, and needs none: its registry key
+// names it for good.
+const ids = new WeakMap<object, number>();
 let nextId = 0;
 
 function identity(key: object | symbol): number {
-  if (typeof key === "symbol") {
-    let id = symbolIds.get(key);
-    if (id === undefined) symbolIds.set(key, (id = nextId++));
-    return id;
-  }
-  let id = objectIds.get(key);
-  if (id === undefined) objectIds.set(key, (id = nextId++));
+  // The ES2022 typings predate symbols as weak keys; the runtime (V8 10.8+) has them.
+  const k = key as object;
+  let id = ids.get(k);
+  if (id === undefined) ids.set(k, (id = nextId++));
   return id;
 }
 
@@ -66,9 +66,18 @@ export function compareKeys(a: unknown, b: unknown): number {
     if (Number.isNaN(b)) return 1;
     return a < b ? -1 : a > b ? 1 : 0;
   }
-  if (ta === 5 || ta === 6) {
-    return identity(a as object) - identity(b as object);
+  if (ta === 5) {
+    // Registered symbols first, by their registry key; then the others by identity.
+    const ka = Symbol.keyFor(a as symbol);
+    const kb = Symbol.keyFor(b as symbol);
+    if (ka !== undefined || kb !== undefined) {
+      if (ka === undefined) return 1;
+      if (kb === undefined) return -1;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    }
+    return identity(a as symbol) - identity(b as symbol);
   }
+  if (ta === 6) return identity(a as object) - identity(b as object);
   return (a as any) < (b as any) ? -1 : (a as any) > (b as any) ? 1 : 0;
 }
 

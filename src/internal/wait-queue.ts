@@ -1,4 +1,5 @@
 import { AbortError, LockTimeoutError } from "../errors.js";
+import { type AbortSubscriber, subscribe, unsubscribe } from "./abort-watch.js";
 import type { AcquireOptions } from "./options.js";
 import { validateOptions } from "./options.js";
 
@@ -14,7 +15,7 @@ export interface QueuePool<H> {
 }
 
 /** One waiter in the queue. */
-class Waiter<H> {
+class Waiter<H> implements AbortSubscriber {
   prev: Waiter<H> | null = null;
   next: Waiter<H> | null = null;
   /** Permits still missing; the head waiter may already hold some (partial assignment). */
@@ -32,39 +33,10 @@ class Waiter<H> {
   ) {
     this.need = weight;
   }
-}
 
-/**
- * Waiters grouped by the signal they listen to, with one abort listener per signal.
- * Orchestrators pass one shutdown signal to hundreds of waits; a listener each would
- * trip Node's MaxListenersExceededWarning at eleven and cost a closure per waiter.
- */
-interface Watch {
-  waiters: Set<Waiter<any>>;
-  listener: () => void;
-}
-const watches = new WeakMap<AbortSignal, Watch>();
-
-function watch(signal: AbortSignal, w: Waiter<any>): void {
-  let entry = watches.get(signal);
-  if (entry === undefined) {
-    const waiters = new Set<Waiter<any>>();
-    const listener = () => {
-      watches.delete(signal);
-      for (const x of waiters) x.queue.cancel(x, new AbortError(signal.reason));
-    };
-    entry = { waiters, listener };
-    watches.set(signal, entry);
-    signal.addEventListener("abort", listener, { once: true });
+  abortWith(reason: unknown): void {
+    this.queue.cancel(this, new AbortError(reason));
   }
-  entry.waiters.add(w);
-}
-
-function unwatch(signal: AbortSignal, w: Waiter<any>): void {
-  const entry = watches.get(signal);
-  if (entry === undefined || !entry.waiters.delete(w) || entry.waiters.size > 0) return;
-  watches.delete(signal);
-  signal.removeEventListener("abort", entry.listener);
 }
 
 function onTimeout<H>(w: Waiter<H>): void {
@@ -168,7 +140,7 @@ export class WaitQueue<H> {
     });
     if (signal !== undefined) {
       w.signal = signal;
-      watch(signal, w);
+      subscribe(signal, w);
     }
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       w.timeoutMs = timeoutMs;
@@ -222,7 +194,7 @@ export class WaitQueue<H> {
     else w.next.prev = w.prev;
     w.prev = w.next = null;
     this.length--;
-    if (w.signal !== undefined) unwatch(w.signal, w);
+    if (w.signal !== undefined) unsubscribe(w.signal, w);
     if (w.timer !== undefined) clearTimeout(w.timer);
   }
 

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AbortError, LockTimeoutError } from "../../src/errors.js";
+import { closeIdleFileLocks } from "../../src/file-lock/entry.js";
 import {
   acquireFileLock,
   type FileLockHandle,
@@ -12,7 +13,7 @@ import {
 } from "../../src/file-lock/index.js";
 import { drain, track } from "../helpers/settle.js";
 import { useTempDir } from "../helpers/temp-dir.js";
-import { openFds } from "./helpers.js";
+import { openFds, openFdsUnder } from "./helpers.js";
 
 const tempDir = useTempDir();
 const fsx = createRequire(import.meta.url)("fs-ext") as typeof import("fs-ext");
@@ -116,19 +117,21 @@ describe("acquireFileLock", () => {
   });
 
   it("while another process holds the file, only the head waiter polls the kernel", async () => {
-    const path = join(tempDir(), "head-kernel.lock");
+    const dir = tempDir();
+    const path = join(dir, "head-kernel.lock");
     // Another process's lock, played by a raw descriptor (flock locks belong to the open
     // file description, so it conflicts with ours like a process would).
     const other = openSync(path, "a");
     fsx.flockSync(other, "ex");
-    const before = openFds();
     const waiters = Array.from({ length: 8 }, () => track(acquireFileLock(path)));
     await drain();
-    // One descriptor, the head's; the other seven wait in memory.
-    expect(openFds()).toBe(before + 1);
+    // The other's descriptor and the head's two (the lock file and its writer gate);
+    // the other seven wait in memory.
+    expect(openFdsUnder(dir)).toBe(3);
     closeSync(other);
     for (const w of waiters) await (await w.promise).release();
-    expect(openFds()).toBe(before - 1);
+    closeIdleFileLocks();
+    expect(openFdsUnder(dir)).toBe(0);
   });
 
   it("shared holders in one process overlap; an exclusive waiter waits for all of them", async () => {
@@ -260,10 +263,10 @@ describe("holder record", () => {
     await lock.release();
   });
 
-  it("shared holders write no record", async () => {
+  it("shared holders write no record, only their token", async () => {
     const path = join(tempDir(), "shared-record.lock");
     const lock = await acquireFileLock(path, { mode: "shared", holder: { purpose: "read" } });
-    expect(readFileSync(path, "utf8")).toBe("");
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ token: lock.token });
     expect(await readLockHolder(path)).toBeUndefined();
     await lock.release();
   });

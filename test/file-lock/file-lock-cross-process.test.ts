@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, LockTimeoutError } from "../../src/errors.js";
+import { closeIdleFileLocks } from "../../src/file-lock/entry.js";
 import {
   acquireFileLock,
   type FileLockMode,
@@ -10,7 +11,7 @@ import {
 import { isProcessAlive } from "../../src/process/index.js";
 import { drain, track } from "../helpers/settle.js";
 import { useTempDir } from "../helpers/temp-dir.js";
-import { LockChild, openFds } from "./helpers.js";
+import { LockChild, openFdsUnder } from "./helpers.js";
 
 const tempDir = useTempDir();
 
@@ -95,10 +96,11 @@ describe("file locks across processes", () => {
   });
 
   it("times out promptly while another process holds it, and the error names the holder", async () => {
-    const path = join(tempDir(), "timeout.lock");
+    const dir = tempDir();
+    const path = join(dir, "timeout.lock");
     const child = await LockChild.start();
     await child.request({ op: "acquire", path, holder: { purpose: "deploy" } });
-    const fds = openFds();
+    const fds = openFdsUnder(dir);
     const started = performance.now();
     const err = await acquireFileLock(path, { timeoutMs: 300 }).catch((e) => e);
     const elapsed = performance.now() - started;
@@ -108,7 +110,8 @@ describe("file locks across processes", () => {
     );
     expect(elapsed).toBeGreaterThanOrEqual(299);
     expect(elapsed).toBeLessThan(1_000);
-    expect(openFds()).toBe(fds);
+    closeIdleFileLocks();
+    expect(openFdsUnder(dir)).toBe(fds);
     // The timed-out waiter was never granted: once the child lets go, the lock is free.
     await child.request({ op: "release", path });
     expect((await child.request({ op: "try", path })).got).toBe(true);
@@ -126,10 +129,11 @@ describe("file locks across processes", () => {
   });
 
   it("aborts promptly while another process holds it, and is never granted", async () => {
-    const path = join(tempDir(), "abort.lock");
+    const dir = tempDir();
+    const path = join(dir, "abort.lock");
     const child = await LockChild.start();
     await child.request({ op: "acquire", path });
-    const fds = openFds();
+    const fds = openFdsUnder(dir);
     const ac = new AbortController();
     const waiter = track(acquireFileLock(path, { signal: ac.signal }));
     // Let it poll for a while first, so the abort lands in a backoff sleep.
@@ -141,7 +145,8 @@ describe("file locks across processes", () => {
     expect(performance.now() - abortedAt).toBeLessThan(100);
     expect(err).toBeInstanceOf(AbortError);
     expect(err.cause).toBe(reason);
-    expect(openFds()).toBe(fds);
+    closeIdleFileLocks();
+    expect(openFdsUnder(dir)).toBe(fds);
     await child.request({ op: "release", path });
     expect((await child.request({ op: "try", path })).got).toBe(true);
   });

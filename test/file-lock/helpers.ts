@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach } from "vitest";
 import { readableFixture } from "../helpers/readable-fixture.js";
@@ -100,4 +100,17 @@ afterEach(async () => {
 /** Open descriptors of this process (Linux). */
 export function openFds(): number {
   return readdirSync("/proc/self/fd").length;
+}
+
+/** Open descriptors of this process on files under `dir` (Linux). */
+export function openFdsUnder(dir: string): number {
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${dir}/`)) n++;
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return n;
 }

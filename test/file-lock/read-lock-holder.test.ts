@@ -139,17 +139,23 @@ describe("readLockHolder", () => {
 });
 
 describe("when the holder record cannot be written", () => {
-  it("the lock is still taken, and an earlier record is not left to be read as ours", async () => {
+  it("the grant is refused with the error and the lock given back: a token that does not last would repeat", async () => {
     const path = join(tempDir(), "full.lock");
     // A short record of a live process (PID 1) that our longer record must replace.
-    writeFileSync(path, JSON.stringify({ pid: 1, hostname: hostname(), acquiredAt: 1 }));
+    const before = JSON.stringify({ pid: 1, hostname: hostname(), acquiredAt: 1 });
+    writeFileSync(path, before);
     const child = await LockChild.start();
     // No file may grow in the child any more: the record write fails with EFBIG, as on
     // a full disk. (Node ignores SIGXFSZ, so the write fails instead of killing it.)
     execFileSync("prlimit", [`--pid=${child.pid}`, "--fsize=0:0"]);
-    expect((await child.request({ op: "acquire", path })).ok).toBe(true);
-    expect(readFileSync(path, "utf8")).toBe("");
+    expect(await child.request({ op: "acquire", path })).toMatchObject({
+      ok: false,
+      code: "EFBIG",
+    });
+    expect(readFileSync(path, "utf8")).toBe(before);
     expect(await readLockHolder(path)).toBeUndefined();
-    expect((await tryAcquireFileLock(path)) === undefined).toBe(true);
+    const lock = await tryAcquireFileLock(path);
+    expect(lock?.token).toBe(1);
+    await lock?.release();
   });
 });

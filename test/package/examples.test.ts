@@ -19,7 +19,8 @@ async function runExample(file: string, args: string[] = [], env: NodeJS.Process
   const tmp = scratchDir();
   const loader = file.endsWith(".ts") ? TSX : [];
   const r = await node([...loader, join(examples, file), ...args], {
-    env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp, ...env },
+    // No user git config: the examples that use git make their own scratch repositories.
+    env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp, GIT_CONFIG_GLOBAL: "/dev/null", ...env },
   });
   return { ...r, leftovers: readdirSync(tmp) };
 }
@@ -111,5 +112,21 @@ describe("examples/sessions-up-down.ts", () => {
     expect(output).toMatch(/EIDTAKEN, pending/);
     expect(output).toMatch(/name and slot: session-3\n/);
     expect(output).toMatch(/session-3 {2}slot 2 {2}active {2}port 7002/);
+  });
+});
+
+describe("examples/agent-checkpoints.ts", () => {
+  it("prints exactly its documented Output block and removes its temp dirs", async () => {
+    const r = await runExample("agent-checkpoints.ts");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(documentedOutput(join(examples, "agent-checkpoints.ts")));
+    expect(r.leftovers.filter((n) => n.startsWith("interlock-"))).toEqual([]);
+  });
+
+  it("documents lost checkpoints without advanceRef and none with it", () => {
+    const [, naive, safe] = documentedOutput(join(examples, "agent-checkpoints.ts")).split("\n\n");
+    expect(naive).toMatch(/checkpoints on the branch: 3 of 12/);
+    expect(safe).toMatch(/checkpoints on the branch: 12 of 12/);
+    expect(safe).toMatch(/one linear history: yes/);
   });
 });
