@@ -233,7 +233,7 @@ function lockOf(req: LockRequest, handle: FileLockHandle): Lock {
   return Object.freeze({
     name: req.q.name,
     mode: req.mode,
-    token: (handle as FileLockHandle & { readonly token: number }).token,
+    token: handle.token,
   });
 }
 
