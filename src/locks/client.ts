@@ -20,7 +20,7 @@ export interface Client {
   readonly clientId: string;
   /** Numbers this thread's requests; with the client id, names registry entries. */
   seq: number;
-  /** Directory → lock file path → its queue. Idle queues and directories are dropped. */
+  /** Directory → lock file path → its queue (see dropIfIdle for idle ones). */
   readonly dirs: Map<string, Map<string, NameQueue>>;
 }
 
@@ -40,11 +40,17 @@ export function queueOf(c: Client, dir: string, name: string, path: string): Nam
   return q;
 }
 
-/** Forgets `q` once nothing of this thread waits for or holds its name. */
+/** Idle queues kept per directory for reuse; beyond this, idle ones are forgotten. */
+const KEEP_IDLE = 64;
+
+/**
+ * Forgets `q` once nothing of this thread waits for or holds its name, unless the
+ * directory has few queues: a name used again and again (the common case) then reuses
+ * its queue instead of allocating one per request.
+ */
 export function dropIfIdle(c: Client, q: NameQueue): void {
   if (q.requests.size > 0) return;
   const byPath = c.dirs.get(q.dir);
-  if (byPath === undefined || byPath.get(q.path) !== q) return;
+  if (byPath === undefined || byPath.size <= KEEP_IDLE || byPath.get(q.path) !== q) return;
   byPath.delete(q.path);
-  if (byPath.size === 0) c.dirs.delete(q.dir);
 }

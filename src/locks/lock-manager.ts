@@ -8,7 +8,7 @@ import { client, queueOf } from "./client.js";
 import { LockStealError, NotSupportedError } from "./errors.js";
 import { lockFileName } from "./lock-name.js";
 import { infoOf, readEntries } from "./registry.js";
-import { acquire, finish, hold, LockRequest, park, resume, revoke, start } from "./request.js";
+import { finish, LockRequest, park, resume, revoke, run, start } from "./request.js";
 import { holdersOf, snapshot } from "./snapshot.js";
 import type {
   Lock,
@@ -303,10 +303,22 @@ export class LockManager implements LockManagerLike {
     const req = new LockRequest(c, q, o.mode, o.signal, o.timeoutMs, o.holder);
     q.requests.add(req);
     const cb = callback as (lock: Lock | null) => T | PromiseLike<T>;
-    if (o.ifAvailable) return ifAvailable(req, cb);
     if (o.steal) return steal(req, cb);
+    if (o.ifAvailable) {
+      // The engine checks this thread's queue and the kernel now, before any await.
+      try {
+        req.attempt = tryAcquireFileLock(q.path, {
+          mode: o.mode,
+          holder: req.record,
+        }) as Promise<FileLockHandle>;
+      } catch (err) {
+        finish(req);
+        throw err;
+      }
+      return run(req, cb, () => cb(null));
+    }
     if (o.signal?.aborted) {
-      void finish(req);
+      finish(req);
       return Promise.reject(new AbortError(o.signal.reason));
     }
     start(req);
@@ -338,85 +350,43 @@ export class LockManager implements LockManagerLike {
   }
 }
 
-async function run<T>(
-  req: LockRequest,
-  callback: (lock: Lock) => T | PromiseLike<T>,
-): Promise<Awaited<T>> {
-  let handle: FileLockHandle;
-  try {
-    handle = await acquire(req);
-  } catch (err) {
-    await finish(req);
-    throw err;
-  }
-  return hold(req, handle, callback);
-}
-
-/**
- * The engine's answer, as many microtask turns away as acquire()'s uncontended grant:
- * callbacks granted at once run in request order whichever path granted them.
- */
-async function tryGrant(req: LockRequest): Promise<FileLockHandle | undefined> {
-  return await tryAcquireFileLock(req.q.path, { mode: req.mode, holder: req.record });
-}
-
-async function ifAvailable<T>(
-  req: LockRequest,
-  callback: (lock: Lock | null) => T | PromiseLike<T>,
-): Promise<Awaited<T>> {
-  let handle: FileLockHandle | undefined;
-  try {
-    // Called before any await: the engine checks this thread's queue and the kernel now.
-    handle = await tryGrant(req);
-  } catch (err) {
-    await finish(req);
-    throw err;
-  }
-  if (handle !== undefined) return hold(req, handle, callback);
-  await finish(req);
-  return await callback(null);
-}
-
 async function steal<T>(
   req: LockRequest,
   callback: (lock: Lock) => T | PromiseLike<T>,
 ): Promise<Awaited<T>> {
   const { q } = req;
-  // Grants the engine has made but this thread has not observed yet (their callbacks
-  // are a few microtasks away) must count as holders: decide after a turn of the loop.
-  await new Promise((resolve) => setImmediate(resolve));
-  const victims = [...q.requests].filter(
-    (r) => r !== req && r.state === "held" && r.stolen === undefined,
-  );
-  let handle: FileLockHandle | undefined;
   try {
+    // Grants the engine has made but this thread has not observed yet (their callbacks
+    // are a few microtasks away) must count as holders: decide after a turn of the loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    const victims = [...q.requests].filter(
+      (r) => r !== req && r.state === "held" && r.stolen === undefined,
+    );
     if (victims.length === 0) {
       // Nothing of ours to revoke: take it if no other process or thread holds it,
       // ahead of our own waiters.
       const parked = park(q, req);
-      const attempt = tryAcquireFileLock(q.path, { holder: req.record });
+      req.attempt = tryAcquireFileLock(q.path, { holder: req.record }) as Promise<FileLockHandle>;
       resume(parked);
-      handle = await attempt;
-      if (handle === undefined)
+      return await run(req, callback, async () => {
         throw new LockStealError(q.name, await holdersOf(q.dir, q.name, req.client));
-    } else {
-      if (victims.some((v) => v.mode === "shared")) {
-        // Shared holders elsewhere would keep the kernel lock after ours are revoked:
-        // refuse before revoking anything.
-        const elsewhere = readEntries(q.dir, req.client.clientId, new Map()).filter(
-          (e) => e.name === q.name && e.state === "held",
-        );
-        if (elsewhere.length > 0) throw new LockStealError(q.name, elsewhere.map(infoOf));
-      }
-      const parked = park(q, req);
-      for (const v of victims) revoke(v, `client ${req.client.clientId}, request ${req.seq}`);
-      start(req, false);
-      resume(parked);
-      handle = await acquire(req);
+      });
     }
+    if (victims.some((v) => v.mode === "shared")) {
+      // Shared holders elsewhere would keep the kernel lock after ours are revoked:
+      // refuse before revoking anything.
+      const elsewhere = readEntries(q.dir, req.client.clientId, new Map()).filter(
+        (e) => e.name === q.name && e.state === "held",
+      );
+      if (elsewhere.length > 0) throw new LockStealError(q.name, elsewhere.map(infoOf));
+    }
+    const parked = park(q, req);
+    for (const v of victims) revoke(v, `client ${req.client.clientId}, request ${req.seq}`);
+    start(req, false);
+    resume(parked);
   } catch (err) {
-    await finish(req);
+    finish(req);
     throw err;
   }
-  return hold(req, handle, callback);
+  return await run(req, callback);
 }

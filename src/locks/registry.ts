@@ -61,6 +61,11 @@ export function ownStartTime(): number | undefined {
   return ownStart;
 }
 
+/** A request's id, unique across processes: names its entry, and matches it to its record. */
+export function requestId(clientId: string, seq: number): string {
+  return `${clientId}.${seq}`;
+}
+
 function entryPath(dir: string, id: string): string {
   return join(dir, REGISTRY_DIR, `${id}.json`);
 }

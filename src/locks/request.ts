@@ -11,6 +11,7 @@ import {
   type RegistryEntry,
   removeEntry,
   replaceEntry,
+  requestId,
   writeEntry,
 } from "./registry.js";
 import { holdersOf } from "./snapshot.js";
@@ -37,13 +38,12 @@ export class LockRequest {
   park: AbortController | undefined = undefined;
   /** Our registry entry, once the wait lasted a turn of the event loop, or while shared-held. */
   entryPath: string | undefined = undefined;
-  immediate: NodeJS.Immediate | undefined = undefined;
   /** Set when a steal revoked this holder: the error its request rejects with. */
   stolen: AbortError | undefined = undefined;
   /** Rejects the wait for the callback's promise at once, when stolen. */
   interrupt: ((err: unknown) => void) | undefined = undefined;
   readonly deadline: number | undefined;
-  /** What the engine writes into the lock file for an exclusive holder. */
+  /** The fields the engine writes into the lock file's record for an exclusive holder. */
   readonly record: Record<string, unknown>;
 
   constructor(
@@ -55,23 +55,34 @@ export class LockRequest {
     readonly holder: Record<string, unknown> | undefined,
   ) {
     this.seq = ++client.seq;
-    this.id = `${client.clientId}.${this.seq}`;
     this.deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    const purpose = holder?.purpose;
-    const fields = {
-      id: this.id,
-      seq: this.seq,
-      name: q.name,
-      clientId: client.clientId,
-      ...(holder === undefined ? {} : { holder }),
-    };
-    // `purpose` also at the top, where the engine's timeout messages look for it.
-    this.record =
-      typeof purpose === "string" ? { purpose, lockManager: fields } : { lockManager: fields };
+    this.record = recordOf(q.name, client.clientId, this.seq, holder);
   }
 
   readonly seq: number;
-  readonly id: string;
+
+  /** Unique across processes: names the registry entry, and matches it to the record. */
+  get id(): string {
+    return requestId(this.client.clientId, this.seq);
+  }
+}
+
+/**
+ * The fields a LockManager adds to the engine's holder record, flat and few: the
+ * uncontended request serializes and writes them on every grant. `purpose` also at
+ * the top, where the engine's own timeout messages look for it.
+ */
+function recordOf(
+  name: string,
+  clientId: string,
+  seq: number,
+  holder: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  if (holder === undefined) return { lockName: name, clientId, seq };
+  const purpose = holder.purpose;
+  return typeof purpose === "string"
+    ? { purpose, lockName: name, clientId, seq, holder }
+    : { lockName: name, clientId, seq, holder };
 }
 
 function remaining(req: LockRequest): number | undefined {
@@ -127,12 +138,10 @@ export function start(req: LockRequest, parkable = true): void {
   try {
     issue(req);
   } catch (err) {
-    void finish(req);
+    finish(req);
     throw err;
   }
-  // Granted at once (the uncontended path resolves without a turn of the event loop)
-  // or still waiting when the immediate fires: only then is the wait written down.
-  req.immediate = setImmediate(registerPending, req);
+  watchWait(req);
 }
 
 function entryOf(req: LockRequest, state: "pending" | "held"): RegistryEntry {
@@ -153,42 +162,73 @@ function entryOf(req: LockRequest, state: "pending" | "held"): RegistryEntry {
   return entry;
 }
 
-function registerPending(req: LockRequest): void {
-  req.immediate = undefined;
-  if (req.state !== "pending" || req.entryPath !== undefined) return;
-  req.entryPath = writeEntry(req.q.dir, entryOf(req, "pending"));
+// Requests started in this turn of the event loop and not granted yet. The uncontended
+// path is granted within microtasks, before the turn ends; whatever is still here when
+// the turn's immediate fires has really waited, and only then is its wait written down.
+// One immediate per turn for all of them, not one per request.
+const starting = new Set<LockRequest>();
+let flushScheduled = false;
+
+function watchWait(req: LockRequest): void {
+  starting.add(req);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(registerWaits);
+  }
 }
 
-/** The engine's wait, through parking by steals, to a handle this request may use. */
-export async function acquire(req: LockRequest): Promise<FileLockHandle> {
+function registerWaits(): void {
+  flushScheduled = false;
+  for (const req of starting) {
+    if (req.state === "pending" && req.entryPath === undefined) {
+      req.entryPath = writeEntry(req.q.dir, entryOf(req, "pending"));
+    }
+  }
+  starting.clear();
+}
+
+/**
+ * The rest of a wait whose first engine attempt did not simply grant: it rejected, or a
+ * steal parked it (and issued it again), or our signal fired between the engine's
+ * grant and now. Loops through re-issued attempts to a handle this request may use.
+ */
+async function settle(
+  req: LockRequest,
+  attempt: Promise<FileLockHandle>,
+  failed: boolean,
+  outcome: unknown,
+): Promise<FileLockHandle> {
   for (;;) {
-    const attempt = req.attempt!;
-    let handle: FileLockHandle;
-    try {
-      handle = await attempt;
-    } catch (err) {
+    if (failed) {
       // Parked by a steal and issued again behind it: wait for the new attempt.
-      if (attempt !== req.attempt) continue;
-      if (hasCode(err, "ABORT_ERR")) {
-        // Ours (forwarded to the park controller) or parked and not issued again
-        // because our signal had fired: either way, our signal's abort.
-        throw new AbortError(req.signal?.reason ?? (err as Error).cause);
+      if (attempt === req.attempt) {
+        if (hasCode(outcome, "ABORT_ERR")) {
+          // Ours (forwarded to the park controller) or parked and not issued again
+          // because our signal had fired: either way, our signal's abort.
+          throw new AbortError(req.signal?.reason ?? (outcome as Error).cause);
+        }
+        if (hasCode(outcome, "ELOCKTIMEOUT")) throw await timeoutError(req, outcome);
+        throw outcome;
       }
-      if (hasCode(err, "ELOCKTIMEOUT")) throw await timeoutError(req, err);
-      throw err;
-    }
-    if (attempt !== req.attempt) {
+    } else {
+      const handle = outcome as FileLockHandle;
       // Granted just as a steal parked us: the stealer is queued behind this handle.
-      await handle.release();
-      continue;
+      if (attempt !== req.attempt) await handle.release();
+      else if (req.signal?.aborted) {
+        // Aborted between the engine's grant and now: never granted, as far as the
+        // caller can tell (the Web Locks "synchronously signaled abort").
+        await handle.release();
+        throw new AbortError(req.signal.reason);
+      } else return handle;
     }
-    if (req.signal?.aborted) {
-      // Aborted between the engine's grant and now: never granted, as far as the
-      // caller can tell (the Web Locks "synchronously signaled abort").
-      await handle.release();
-      throw new AbortError(req.signal.reason);
+    attempt = req.attempt!;
+    try {
+      outcome = await attempt;
+      failed = false;
+    } catch (err) {
+      outcome = err;
+      failed = true;
     }
-    return handle;
   }
 }
 
@@ -211,10 +251,7 @@ export function grant(req: LockRequest, handle: FileLockHandle): void {
   req.state = "held";
   req.handle = handle;
   req.since = Date.now();
-  if (req.immediate !== undefined) {
-    clearImmediate(req.immediate);
-    req.immediate = undefined;
-  }
+  starting.delete(req);
   if (req.mode === "shared") {
     // The engine keeps no record of shared holders: the registry does.
     const entry = entryOf(req, "held");
@@ -230,11 +267,7 @@ export function grant(req: LockRequest, handle: FileLockHandle): void {
 }
 
 function lockOf(req: LockRequest, handle: FileLockHandle): Lock {
-  return Object.freeze({
-    name: req.q.name,
-    mode: req.mode,
-    token: handle.token,
-  });
+  return { name: req.q.name, mode: req.mode, token: handle.token };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -248,15 +281,41 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 const ignore = () => {};
 
 /**
- * Runs the callback while the lock is held, and releases it once the callback's
+ * A request from its engine attempt (`req.attempt`, already issued) to its end: wait
+ * for the grant, run the callback while the lock is held, release once the callback's
  * promise settles (or at once if it throws). Resolves or rejects as the callback did,
- * unless a steal revoked the lock first: then with that AbortError, at once.
+ * unless a steal revoked the lock first: then at once with that AbortError.
+ *
+ * When the attempt is a try that found the lock busy (it resolves `undefined`), the
+ * request leaves the queue and `busy()` answers instead.
+ *
+ * One async function and one await to the callback on the uncontended path: it runs on
+ * every request, and callbacks granted at once run in request order whatever the path.
  */
-export async function hold<T>(
+export async function run<T>(
   req: LockRequest,
-  handle: FileLockHandle,
   callback: (lock: Lock) => T | PromiseLike<T>,
+  busy?: () => T | PromiseLike<T>,
 ): Promise<Awaited<T>> {
+  let handle: FileLockHandle | undefined;
+  const attempt = req.attempt!;
+  try {
+    try {
+      handle = await attempt;
+    } catch (err) {
+      handle = await settle(req, attempt, true, err);
+    }
+    if (handle !== undefined && (attempt !== req.attempt || req.signal?.aborted)) {
+      handle = await settle(req, attempt, false, handle);
+    }
+  } catch (err) {
+    await finish(req);
+    throw err;
+  }
+  if (handle === undefined) {
+    await finish(req);
+    return await busy!();
+  }
   grant(req, handle);
   try {
     const result = callback(lockOf(req, handle));
@@ -273,33 +332,34 @@ export async function hold<T>(
     if (req.stolen !== undefined) throw req.stolen;
     return result as Awaited<T>;
   } finally {
-    await finish(req);
+    const released = finish(req);
+    if (released !== undefined) await released;
   }
 }
 
-/** Leaves the queue, removes the registry entry, releases the lock unless stolen. */
-export async function finish(req: LockRequest): Promise<void> {
+/**
+ * Leaves the queue and gives back what the request took: the lock (unless a steal took
+ * it already) and then the registry entry (released first: a query in between may show
+ * a holder that just left, never miss one that is still there). Returns the release's
+ * promise, if there is one to wait for.
+ */
+export function finish(req: LockRequest): Promise<void> | undefined {
   req.state = "done";
   req.q.requests.delete(req);
   dropIfIdle(req.client, req.q);
-  if (req.immediate !== undefined) {
-    clearImmediate(req.immediate);
-    req.immediate = undefined;
-  }
+  starting.delete(req);
   unwatch(req);
   req.interrupt = undefined;
-  const handle = req.handle;
+  const handle = req.stolen === undefined ? req.handle : undefined;
   req.handle = undefined;
-  try {
-    // Released before the entry goes: a query in between may show a holder that just
-    // left, never miss one that is still there.
-    if (handle !== undefined && req.stolen === undefined) await handle.release();
-  } finally {
-    if (req.entryPath !== undefined) {
-      removeEntry(req.entryPath);
-      req.entryPath = undefined;
-    }
+  const entry = req.entryPath;
+  req.entryPath = undefined;
+  if (handle === undefined) {
+    if (entry !== undefined) removeEntry(entry);
+    return undefined;
   }
+  if (entry === undefined) return handle.release();
+  return handle.release().finally(() => removeEntry(entry));
 }
 
 /**

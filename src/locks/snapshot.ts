@@ -14,7 +14,13 @@ import { join } from "node:path";
 import { type LockHolder, readLockHolder } from "../file-lock/index.js";
 import type { Client } from "./client.js";
 import { isLockFileName, lockFileName, lockNameOf } from "./lock-name.js";
-import { type AliveCache, hostname as hostnameOf, infoOf, readEntries } from "./registry.js";
+import {
+  type AliveCache,
+  hostname as hostnameOf,
+  infoOf,
+  readEntries,
+  requestId,
+} from "./registry.js";
 import type { LockInfo, LockManagerSnapshot } from "./types.js";
 
 interface Found extends LockInfo {
@@ -23,27 +29,21 @@ interface Found extends LockInfo {
   seq: number;
 }
 
-/** The lock manager's fields in a holder record, when a LockManager wrote it. */
+/** The lock manager's fields in a holder record (see recordOf), when one wrote it. */
 function managerFields(
   record: LockHolder,
-):
-  | { id: string; seq: number; name: string; clientId: string; holder?: Record<string, unknown> }
-  | undefined {
-  const f = record.lockManager as Record<string, unknown> | undefined;
-  if (typeof f !== "object" || f === null) return undefined;
-  if (typeof f.id !== "string" || typeof f.name !== "string" || typeof f.clientId !== "string") {
+): { seq: number; name: string; clientId: string; holder?: Record<string, unknown> } | undefined {
+  const { lockName, clientId, seq, holder } = record;
+  if (typeof lockName !== "string" || typeof clientId !== "string" || typeof seq !== "number") {
     return undefined;
   }
-  const holder =
-    typeof f.holder === "object" && f.holder !== null && !Array.isArray(f.holder)
-      ? (f.holder as Record<string, unknown>)
-      : undefined;
   return {
-    id: f.id,
-    seq: typeof f.seq === "number" ? f.seq : 0,
-    name: f.name,
-    clientId: f.clientId,
-    ...(holder === undefined ? {} : { holder }),
+    seq,
+    name: lockName,
+    clientId,
+    ...(typeof holder === "object" && holder !== null && !Array.isArray(holder)
+      ? { holder: holder as Record<string, unknown> }
+      : {}),
   };
 }
 
@@ -93,7 +93,7 @@ async function exclusiveHolders(dir: string, client: Client, only?: string): Pro
         since: record.acquiredAt,
         holder: f?.holder,
       }),
-      id: f?.id ?? "",
+      id: f === undefined ? "" : requestId(f.clientId, f.seq),
       seq: f?.seq ?? 0,
     });
   }
