@@ -2,7 +2,7 @@
 // in flight, shared by all LockManager instances of the thread (and by both builds of
 // interlock, see process-state.ts), so two managers on one directory see each other's
 // requests in query() and steal from each other as the Web Locks API says one client does.
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { processWide } from "../internal/process-state.js";
 import type { LockRequest } from "./request.js";
 
@@ -20,24 +20,23 @@ export interface Client {
   readonly clientId: string;
   /** Numbers this thread's requests; with the client id, names registry entries. */
   seq: number;
-  /** Directory → lock file path → its queue (see dropIfIdle for idle ones). */
+  /** Directory → lock name → its queue (see dropIfIdle for idle ones). */
   readonly dirs: Map<string, Map<string, NameQueue>>;
 }
 
 export function client(): Client {
   return processWide(
     "lockManagerClient.v1",
-    (): Client => ({ clientId: randomUUID(), seq: 0, dirs: new Map() }),
+    // 96 random bits, short: it is written into every exclusive holder's record.
+    (): Client => ({ clientId: randomBytes(12).toString("base64url"), seq: 0, dirs: new Map() }),
   );
 }
 
-/** The queue of `path`, created on first use. */
-export function queueOf(c: Client, dir: string, name: string, path: string): NameQueue {
-  let byPath = c.dirs.get(dir);
-  if (byPath === undefined) c.dirs.set(dir, (byPath = new Map()));
-  let q = byPath.get(path);
-  if (q === undefined) byPath.set(path, (q = { dir, name, path, requests: new Set() }));
-  return q;
+/** This thread's queues of `dir`, by lock name; the map lives as long as the thread. */
+export function queuesOf(c: Client, dir: string): Map<string, NameQueue> {
+  let byName = c.dirs.get(dir);
+  if (byName === undefined) c.dirs.set(dir, (byName = new Map()));
+  return byName;
 }
 
 /** Idle queues kept per directory for reuse; beyond this, idle ones are forgotten. */
@@ -50,7 +49,7 @@ const KEEP_IDLE = 64;
  */
 export function dropIfIdle(c: Client, q: NameQueue): void {
   if (q.requests.size > 0) return;
-  const byPath = c.dirs.get(q.dir);
-  if (byPath === undefined || byPath.size <= KEEP_IDLE || byPath.get(q.path) !== q) return;
-  byPath.delete(q.path);
+  const byName = c.dirs.get(q.dir);
+  if (byName === undefined || byName.size <= KEEP_IDLE || byName.get(q.name) !== q) return;
+  byName.delete(q.name);
 }

@@ -4,7 +4,7 @@ import { AbortError } from "../errors.js";
 import { type FileLockHandle, tryAcquireFileLock } from "../file-lock/index.js";
 import { describe } from "../internal/describe.js";
 import { validateOptions } from "../internal/options.js";
-import { client, queueOf } from "./client.js";
+import { type Client, client, type NameQueue, queuesOf } from "./client.js";
 import { LockStealError, NotSupportedError } from "./errors.js";
 import { lockFileName } from "./lock-name.js";
 import { infoOf, readEntries } from "./registry.js";
@@ -212,6 +212,9 @@ export class LockManager implements LockManagerLike {
   /** Absolute path of the directory of lock files. */
   readonly dir: string;
   readonly #prefix: string;
+  // This thread's client and its queues of `dir`, looked up once: the request path is hot.
+  readonly #client: Client;
+  readonly #queues: Map<string, NameQueue>;
 
   /**
    * @throws {TypeError} synchronously, when `dir` is missing, empty, or not a string or file URL.
@@ -219,11 +222,13 @@ export class LockManager implements LockManagerLike {
   constructor(options: LockManagerOptions) {
     this.dir = toDir(options);
     this.#prefix = this.dir.endsWith(sep) ? this.dir : this.dir + sep;
+    this.#client = client();
+    this.#queues = queuesOf(this.#client, this.dir);
   }
 
   /** This thread's client id, as `query()` reports it for this thread's requests. */
   get clientId(): string {
-    return client().clientId;
+    return this.#client.clientId;
   }
 
   /**
@@ -298,9 +303,12 @@ export class LockManager implements LockManagerLike {
         `Expected \`callback\` to be a function that runs while the lock is held, got ${describe(callback)}`,
       );
     }
-    const c = client();
-    const q = queueOf(c, this.dir, name, this.#prefix + lockFileName(name));
-    const req = new LockRequest(c, q, o.mode, o.signal, o.timeoutMs, o.holder);
+    let q = this.#queues.get(name);
+    if (q === undefined) {
+      q = { dir: this.dir, name, path: this.#prefix + lockFileName(name), requests: new Set() };
+      this.#queues.set(name, q);
+    }
+    const req = new LockRequest(this.#client, q, o.mode, o.signal, o.timeoutMs, o.holder);
     q.requests.add(req);
     const cb = callback as (lock: Lock | null) => T | PromiseLike<T>;
     if (o.steal) return steal(req, cb);
@@ -346,7 +354,7 @@ export class LockManager implements LockManagerLike {
    * ```
    */
   query(): Promise<LockManagerSnapshot> {
-    return snapshot(this.dir, client());
+    return snapshot(this.dir, this.#client);
   }
 }
 

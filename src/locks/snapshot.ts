@@ -59,17 +59,15 @@ async function exclusiveHolders(dir: string, client: Client, only?: string): Pro
       return [];
     }
   }
-  const mine = client.dirs.get(dir);
+  // Files this thread holds exclusively: memory says so already, skip their probes.
+  const mine = new Set<string>();
+  for (const q of client.dirs.get(dir)?.values() ?? []) {
+    for (const r of q.requests) if (r.state === "held" && r.mode === "exclusive") mine.add(q.path);
+  }
   const found: Found[] = [];
   for (const file of files) {
     const path = join(dir, file);
-    // Held exclusively by this thread: memory says so already, skip the probe.
-    const q = mine?.get(path);
-    if (
-      q !== undefined &&
-      [...q.requests].some((r) => r.state === "held" && r.mode === "exclusive")
-    )
-      continue;
+    if (mine.has(path)) continue;
     let record: LockHolder | undefined;
     try {
       record = await readLockHolder(path);
