@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { writeFile as atomicallyWriteFile } from "atomically";
 import { Writer as StenoWriter } from "steno";
 import writeFileAtomicPeer from "write-file-atomic";
+// From src/ (not the built package) so that the no-directory-fsync variant below can
+// patch the same `io` the writer uses.
 import { writeFileAtomic } from "../src/atomic/index.js";
 import { io } from "../src/atomic/io.js";
 import { type Contender, printTable, type Row, timeChildren } from "./lib.js";

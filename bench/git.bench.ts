@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { advanceRef } from "../src/git/index.js";
+import { advanceRef } from "interlock";
 import { compare, printTable, type Row, timeChildren } from "./lib.js";
 
 const quick = process.env.BENCH_QUICK === "1";

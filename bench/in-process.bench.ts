@@ -5,7 +5,7 @@ import { Mutex as AsyncMutex, Semaphore as AsyncMutexSemaphore } from "async-mut
 import { RWLock as AsyncRWLock } from "async-rwlock";
 import { Sema } from "async-sema";
 import AwaitLock from "await-lock";
-import { KeyedMutex, Mutex, RWLock, Semaphore } from "../src/index.js";
+import { KeyedMutex, Mutex, RWLock, Semaphore } from "interlock";
 import { compare, fmt, printTable } from "./lib.js";
 
 const require = createRequire(import.meta.url);

@@ -9,9 +9,17 @@ import { InterlockError } from "../errors.js";
  * - `"EDIRMISSING"`: the directory that should hold the file does not exist, or a
  *   component of the path is not a directory.
  * - `"EDIRNOTWRITABLE"`: the directory exists but no file can be created in it
- *   (permissions, read-only filesystem, immutable attribute).
+ *   (permissions, read-only filesystem, immutable attribute), or, in a sticky
+ *   directory such as /tmp, the target belongs to another user.
+ * - `"ETEMPVANISHED"`: the temp file was removed by someone else before the rename;
+ *   the target is unchanged.
  */
-export type AtomicWriteErrorCode = "EPATHISDIR" | "ENOTREGULAR" | "EDIRMISSING" | "EDIRNOTWRITABLE";
+export type AtomicWriteErrorCode =
+  | "EPATHISDIR"
+  | "ENOTREGULAR"
+  | "EDIRMISSING"
+  | "EDIRNOTWRITABLE"
+  | "ETEMPVANISHED";
 
 /**
  * The path cannot hold an atomically written file. Thrown before anything was created,
@@ -75,25 +83,35 @@ export class StateFileCorruptError extends InterlockError {
   /** 1-based column of `position`. */
   readonly column: number | undefined;
 
-  constructor(path: string, text: string, position: number | undefined, options?: ErrorOptions) {
+  /** For a file that is not valid UTF-8: the offset of the first bad byte. */
+  readonly byte: number | undefined;
+
+  constructor(
+    path: string,
+    text: string,
+    position: number | undefined,
+    options?: ErrorOptions & { detail?: string; byte?: number },
+  ) {
     let line: number | undefined;
     let column: number | undefined;
-    if (position !== undefined) {
-      const before = text.slice(0, position);
+    const at = position ?? options?.byte;
+    if (at !== undefined) {
+      const before = text.slice(0, at);
       const lastNl = before.lastIndexOf("\n");
       line = before.split("\n").length;
-      column = position - lastNl;
+      column = at - lastNl;
     }
     const where = line === undefined ? "" : ` at line ${line}, column ${column}`;
     super(
       "ESTATECORRUPT",
-      `State file ${path} does not parse${where}; it was left untouched. Fix it by hand, restore ${path}.bak if you keep backups, or delete it to start from the defaults`,
+      `State file ${path} ${options?.detail ?? "does not parse"}${where}; it was left untouched, byte for byte. Fix it by hand, restore ${path}.bak if you keep backups, or delete it to start from the defaults`,
       options,
     );
     this.path = path;
     this.position = position;
     this.line = line;
     this.column = column;
+    this.byte = options?.byte;
   }
 }
 

@@ -34,6 +34,9 @@ export const io = {
   open(path: string, flags: number, mode?: number): Promise<number> {
     return call((cb) => fs.open(path, flags, mode, cb));
   },
+  openSync(path: string, flags: number, mode?: number): number {
+    return fs.openSync(path, flags, mode);
+  },
   /** One `write(2)`: may write fewer bytes than asked (a full disk, RLIMIT_FSIZE). */
   write(fd: number, buf: Uint8Array, offset: number, length: number, position: number) {
     return call<number>((cb) => fs.write(fd, buf, offset, length, position, cb));
@@ -59,4 +62,44 @@ export const io = {
   readFile(path: string): Promise<Buffer> {
     return call<Buffer>((cb) => fs.readFile(path, cb));
   },
+  fstat(fd: number): Promise<fs.Stats> {
+    return call<fs.Stats>((cb) => fs.fstat(fd, cb));
+  },
+  readFd(fd: number): Promise<Buffer> {
+    return call<Buffer>((cb) => fs.readFile(fd, cb));
+  },
 };
+
+// O_NONBLOCK: a FIFO in the file's place must not park a thread-pool thread (and the
+// read with it) until some writer opens it; the fstat after the open refuses it.
+const O_READ = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * Reads a regular file without ever blocking on what is not one: `undefined` when it
+ * does not exist; `kind` names what it is otherwise ("a directory", "a FIFO", ...).
+ * @internal
+ */
+export async function readRegular(
+  path: string,
+): Promise<{ bytes: Buffer } | { kind: string; cause?: unknown } | undefined> {
+  let fd: number;
+  try {
+    fd = await io.open(path, O_READ);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "EISDIR") return { kind: "a directory", cause: err };
+    if (code === "ENXIO") return { kind: "a socket", cause: err };
+    throw err;
+  }
+  try {
+    const st = await io.fstat(fd);
+    if (st.isDirectory()) return { kind: "a directory" };
+    if (!st.isFile()) {
+      return { kind: st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket" : "a device" };
+    }
+    return { bytes: await io.readFd(fd) };
+  } finally {
+    await io.close(fd).catch(() => {});
+  }
+}

@@ -73,50 +73,16 @@ export function jsonErrorPosition(text: string): number | undefined {
       } else i++;
     }
   };
-  const value = (depth: number): void => {
-    // Deeper than any state file; keeps the recursion far from the stack limit.
-    if (depth > 2_000) fail();
+  const key = () => {
     ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ":") fail();
-        i++;
-        value(depth + 1);
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") {
-          i++;
-          return;
-        } else fail();
-      }
-    } else if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") {
-          i++;
-          return;
-        } else fail();
-      }
-    } else if (c === '"') string();
+    if (text[i] !== '"') fail();
+    string();
+    ws();
+    if (text[i] !== ":") fail();
+    i++;
+  };
+  const scalar = (c: string | undefined) => {
+    if (c === '"') string();
     else if (c === "t") literal("true");
     else if (c === "f") literal("false");
     else if (c === "n") literal("null");
@@ -135,8 +101,47 @@ export function jsonErrorPosition(text: string): number | undefined {
       }
     } else fail();
   };
+  // Iterative, with the open containers on a stack: any depth gets its true position
+  // (a recursive scanner would have to stop somewhere short of the stack limit).
+  const OBJECT = 0;
+  const ARRAY = 1;
+  const value = (): void => {
+    const open: number[] = [];
+    let expectValue = true;
+    for (;;) {
+      if (expectValue) {
+        ws();
+        const c = text[i];
+        if (c === "{" || c === "[") {
+          i++;
+          ws();
+          if (text[i] === (c === "{" ? "}" : "]")) {
+            i++;
+          } else {
+            open.push(c === "{" ? OBJECT : ARRAY);
+            if (c === "{") key();
+            continue;
+          }
+        } else {
+          scalar(c);
+        }
+        expectValue = false;
+      }
+      if (open.length === 0) return;
+      ws();
+      const top = open[open.length - 1];
+      if (text[i] === ",") {
+        i++;
+        if (top === OBJECT) key();
+        expectValue = true;
+      } else if (text[i] === (top === OBJECT ? "}" : "]")) {
+        i++;
+        open.pop();
+      } else fail();
+    }
+  };
   try {
-    value(0);
+    value();
     ws();
     if (i < n) fail();
     return undefined;

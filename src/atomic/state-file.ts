@@ -1,11 +1,15 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { AbortError, hasCode } from "../errors.js";
 import { acquireFileLock, type FileLockHandle } from "../file-lock/index.js";
+import { abortable } from "../internal/abortable.js";
 import { type AcquireOptions, validateOptions } from "../internal/options.js";
 import type { Releaser } from "../internal/permit.js";
 import { AtomicWriteError, StateFileCorruptError, StateFileInvalidError } from "./errors.js";
-import { io } from "./io.js";
+import { readRegular } from "./io.js";
 import { jsonErrorPosition, stableStringify } from "./json-text.js";
+import { whyNotJson } from "./json-value.js";
+import { firstInvalidUtf8 } from "./utf8.js";
 import {
   beginWrite,
   endWrite,
@@ -112,6 +116,8 @@ export class StateFile<T> {
   readonly #serialize: (state: T) => string | Uint8Array;
   readonly #parse: ((text: string) => T) | undefined;
   readonly #write: WriteOptions;
+  /** With the built-in JSON serializer, values that would not round-trip are refused. */
+  readonly #checkJson: boolean;
 
   /**
    * @param path - The state file; resolved to an absolute path now.
@@ -148,6 +154,7 @@ export class StateFile<T> {
     this.#validate = options.validate;
     this.#backup = options.backup ?? false;
     this.#serialize = options.serialize ?? stableStringify;
+    this.#checkJson = options.serialize === undefined;
     this.#parse = options.parse;
     this.#write = validateWriteOptions({ mode: options.mode, fsync: options.fsync });
   }
@@ -224,16 +231,34 @@ export class StateFile<T> {
         throw lockError(err, this.path);
       }
       // The read belongs inside the lock: a state read before it may already be stale.
-      const { state: current, raw } = await this.#load();
-      if (signal?.aborted) throw abortedUpdate(signal);
-      const next = await fn(current);
+      // Everything done under the lock answers the signal at once (abortable), so a slow
+      // read or a slow `fn` never holds every other writer hostage to a caller that gave up.
+      const { state: current, raw } = await abortable(this.#load(), signal);
+      const next = await abortable(
+        Promise.resolve().then(() => fn(current)),
+        signal,
+      );
       if (next === undefined) {
         throw new TypeError(
           "`fn` returned undefined; return the new state (or `current` after changing it). Nothing was written",
         );
       }
-      if (this.#validate !== undefined && (await this.#validate(next)) === false) {
+      if (
+        this.#validate !== undefined &&
+        (await abortable(
+          Promise.resolve().then(() => this.#validate!(next)),
+          signal,
+        )) === false
+      ) {
         throw new StateFileInvalidError(this.path);
+      }
+      if (this.#checkJson) {
+        const problem = whyNotJson(next);
+        if (problem !== undefined) {
+          throw new TypeError(
+            `Cannot store the new state of ${this.path}: ${problem}. Nothing was written`,
+          );
+        }
       }
       const out = this.#serialize(next);
       const bytes = typeof out === "string" ? Buffer.from(out, "utf8") : out;
@@ -241,6 +266,9 @@ export class StateFile<T> {
         throw new TypeError("Expected `serialize` to return a string or a Uint8Array");
       }
       const write = { ...this.#write, signal };
+      // Deleting or replacing the lock file while we held it let another writer in on a
+      // new file: committing now could overwrite its update.
+      lock.assertHeld();
       if (this.#backup && raw !== undefined) await writeLocked(this.backupPath, raw, write);
       await writeLocked(this.path, bytes, write);
       return next;
@@ -259,21 +287,30 @@ export class StateFile<T> {
   }
 
   async #load(): Promise<{ state: T; raw: Buffer | undefined }> {
-    let raw: Buffer;
-    try {
-      raw = await io.readFile(this.path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return { state: structuredClone(this.#defaults), raw: undefined };
-      if (code === "EISDIR") {
-        throw new AtomicWriteError(
-          "EPATHISDIR",
-          this.path,
-          `State file ${this.path} is a directory; pass the path of a file inside it`,
-          { cause: err },
-        );
-      }
-      throw err;
+    const read = await readRegular(this.path);
+    if (read === undefined) return { state: structuredClone(this.#defaults), raw: undefined };
+    if (!("bytes" in read)) {
+      throw read.kind === "a directory"
+        ? new AtomicWriteError(
+            "EPATHISDIR",
+            this.path,
+            `State file ${this.path} is a directory; pass the path of a file inside it`,
+            { cause: read.cause },
+          )
+        : new AtomicWriteError(
+            "ENOTREGULAR",
+            this.path,
+            `State file ${this.path} is ${read.kind}, not a regular file; nothing was read or written. Remove it or pick another path`,
+            { cause: read.cause },
+          );
+    }
+    const raw = read.bytes;
+    const bad = firstInvalidUtf8(raw);
+    if (bad !== -1) {
+      throw new StateFileCorruptError(this.path, raw.toString("latin1"), undefined, {
+        detail: `is not valid UTF-8 (byte ${bad}, 0x${raw[bad]!.toString(16).padStart(2, "0")})`,
+        byte: bad,
+      });
     }
     // A byte-order mark from a Windows editor is not part of the JSON.
     const bom = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 1 : 0;
@@ -302,9 +339,13 @@ function abortedUpdate(signal: AbortSignal): AbortError {
   return new AbortError(signal.reason, "The update was aborted by its signal; nothing was written");
 }
 
-/** An unwritable directory is reported the same way whether the lock or the write finds it. */
+/**
+ * An unwritable directory is reported the same way whether the lock or the write finds
+ * it. A lock file that exists but is not ours to open (left by a run under sudo) keeps
+ * the lock's own error, which names its owner.
+ */
 function lockError(err: unknown, path: string): unknown {
-  if (hasCode(err, "EFLOCKACCES")) {
+  if (hasCode(err, "EFLOCKACCES") && !existsSync(`${path}.lock`)) {
     return new AtomicWriteError(
       "EDIRNOTWRITABLE",
       path,

@@ -51,7 +51,8 @@ const MAX_SYMLINK_HOPS = 40;
 // NAME_MAX is 255 bytes on Linux and macOS; the temp name adds at most ~40 to the base.
 const MAX_BASE_BYTES = 200;
 const PATH_SYSCALLS = new Set(["open", "lstat", "readlink", "realpath", "rename"]);
-const TEMP_NAME = /^\.(.+)\.(\d+)\.([0-9a-f]{16})\.tmp$/;
+// `s`: a base name may contain a newline, and its temp file must still be recognised.
+const TEMP_NAME = /^\.(.+)\.(\d+)\.([0-9a-f]{16})\.tmp$/s;
 
 /**
  * Replaces the file at `path` with `data` so that every reader, and the disk after a
@@ -195,6 +196,11 @@ export function toPath(path: string | URL): string {
     );
   }
   if (path.includes("\0")) throw new TypeError("Expected `path` without NUL bytes");
+  if (path.endsWith("/")) {
+    throw new TypeError(
+      `Expected \`path\` to name a file, got ${describe(path)}, which ends with a slash (a directory)`,
+    );
+  }
   return path;
 }
 
@@ -304,14 +310,18 @@ interface Temp {
   tmp: string;
 }
 
-/** Creates the temp file exclusively, never through a symlink, under a fresh name. */
+/**
+ * Creates the temp file exclusively, never through a symlink, under a fresh name.
+ * Synchronously (an `open` of a new file in a local directory is microseconds): an open
+ * still in flight on the thread pool when SIGINT's cleanup runs would create the file
+ * just after the cleanup looked for it, and leave it behind.
+ */
 async function createTemp(dir: string, base: string, mode: number): Promise<Temp> {
   for (let attempt = 0; ; attempt++) {
     const tmp = join(dir, tempName(base));
-    // Tracked before it exists: a signal arriving mid-open must still remove it.
     track(tmp);
     try {
-      return { fd: await io.open(tmp, O_TEMP, mode), tmp };
+      return { fd: io.openSync(tmp, O_TEMP, mode), tmp };
     } catch (err) {
       untrack(tmp);
       // A clash on 64 random bits means somebody is planting names; try fresh ones.
@@ -457,22 +467,48 @@ function classify(err: unknown, file: string, target: string): unknown {
   const e = err as NodeJS.ErrnoException;
   // Failures of the data path itself (ENOSPC, EFBIG, EIO) are not about the path.
   if (e.syscall !== undefined && !PATH_SYSCALLS.has(e.syscall)) return err;
+  const dir = dirname(target);
+  const dirStat = fs.statSync(dir, { throwIfNoEntry: false });
   switch (e.code) {
     case "EACCES":
     case "EPERM":
-    case "EROFS":
+    case "EROFS": {
+      if (e.syscall === "rename" && dirStat !== undefined && (dirStat.mode & 0o1000) !== 0) {
+        // The temp file was created, so the directory is writable; the rename over the
+        // target is what a sticky directory (/tmp) refuses to anyone but its owner.
+        const owner = fs.statSync(target, { throwIfNoEntry: false })?.uid;
+        return new AtomicWriteError(
+          "EDIRNOTWRITABLE",
+          file,
+          `Cannot replace ${target} (${e.code}): ${dir} is a sticky directory (like /tmp), where only a file's owner may replace it, and it belongs to uid ${owner ?? "?"}, not to this process (uid ${process.getuid?.() ?? "?"}). Write it as its owner, or use a path in a directory you own`,
+          { cause: err },
+        );
+      }
       return new AtomicWriteError(
         "EDIRNOTWRITABLE",
         file,
-        `Cannot write ${file}: no file can be created in ${dirname(target)} (${e.code}); check its permissions and mount`,
+        `Cannot write ${file}: no file can be created in ${dir} (${e.code}); check its permissions and mount`,
         { cause: err },
       );
+    }
     case "ENOENT":
     case "ENOTDIR":
+      if (e.code === "ENOENT" && dirStat?.isDirectory()) {
+        // The directory is there: what went missing is our temp file, between its
+        // creation and the rename (a cleanup job removing *.tmp files, say).
+        return new AtomicWriteError(
+          "ETEMPVANISHED",
+          file,
+          `Cannot write ${file}: its temp file ${e.path ?? "in " + dir} was removed by someone else before it could be renamed into place; ${target} is unchanged. Keep cleanup jobs away from .*.tmp files of live processes (sweepTempFiles only removes those of dead ones)`,
+          { cause: err },
+        );
+      }
       return new AtomicWriteError(
         "EDIRMISSING",
         file,
-        `Cannot write ${file}: the directory ${dirname(target)} does not exist (${e.code}); create it first`,
+        dirStat !== undefined && !dirStat.isDirectory()
+          ? `Cannot write ${file}: ${dir} is a file, not a directory (${e.code})`
+          : `Cannot write ${file}: the directory ${dir} does not exist (${e.code}); create it first`,
         { cause: err },
       );
     case "EISDIR":
@@ -612,25 +648,34 @@ export function sweepTempFiles(dir: string | URL, options?: SweepOptions): Promi
 
 async function sweep(dir: string, maxAgeMs: number | undefined): Promise<string[]> {
   const removed: string[] = [];
+  const failed: unknown[] = [];
   const names = await fs.promises.readdir(dir);
+  // One file that cannot be checked or removed must not keep the rest from being swept:
+  // every name is tried, and the failures are reported together at the end.
   for (const name of names) {
     const parsed = parseTempName(name);
     if (parsed === undefined) continue;
     const path = join(dir, name);
     if (inFlight.has(resolve(path))) continue;
-    let stale = !isProcessAlive(parsed.pid);
-    if (!stale && maxAgeMs !== undefined) {
-      const st = await io.lstat(path);
-      stale = st !== undefined && Date.now() - st.mtimeMs > maxAgeMs;
-    }
-    if (!stale) continue;
     try {
+      let stale = !isProcessAlive(parsed.pid);
+      if (!stale && maxAgeMs !== undefined) {
+        const st = await io.lstat(path);
+        stale = st !== undefined && Date.now() - st.mtimeMs > maxAgeMs;
+      }
+      if (!stale) continue;
       await io.unlink(path);
       removed.push(path);
     } catch (err) {
-      // Somebody else swept it first.
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      // ENOENT: somebody else swept it first.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") failed.push(err);
     }
+  }
+  if (failed.length > 0) {
+    throw new AggregateError(
+      failed,
+      `sweepTempFiles removed ${removed.length} stale temp file(s) in ${dir} but could not check or remove ${failed.length} other(s); see \`errors\``,
+    );
   }
   return removed;
 }

@@ -80,7 +80,15 @@ function prepare(path: unknown, options: FileLockOptions | undefined): Request {
     exclusive = mode !== "shared";
     holder = serializeHolder(options.holder);
   }
-  return { path: resolve(path), exclusive, holder };
+  return { path: absolute(path), exclusive, holder };
+}
+
+// An absolute path with nothing to normalize is its own resolution: skipping
+// path.resolve saves a microsecond on every uncontended acquire.
+const NEEDS_RESOLVE = /\/\.{0,2}(\/|$)/;
+
+function absolute(path: string): string {
+  return path.charCodeAt(0) === 0x2f && !NEEDS_RESOLVE.test(path.slice(1)) ? path : resolve(path);
 }
 
 function localTry(r: Request): Releaser | undefined {

@@ -4,7 +4,7 @@ import { AbortError, hasCode } from "../errors.js";
 import type { Releaser } from "../internal/permit.js";
 import { processWide } from "../internal/process-state.js";
 import { KeyedRWLock } from "../keyed-rw-lock.js";
-import { type Entry, enter, leave } from "./entry.js";
+import { type Entry, enter, leave, watchOf } from "./entry.js";
 import { FileLock, type FileLockHandle } from "./file-lock-handle.js";
 import { type Stage, timeoutError } from "./holder-message.js";
 import { buildRecord } from "./holder-record.js";
@@ -222,7 +222,7 @@ export class Acquisition {
   #watch(signal: AbortSignal | undefined): void {
     this.#closeWake();
     this.#waking = this.#target();
-    this.#wake = new Wake(this.#stage === "gate" ? this.#entry.gatePath : this.#r.path, signal);
+    this.#wake = new Wake(watchOf(this.#entry, this.#stage === "gate" ? "gate" : "main"), signal);
   }
 
   #closeWake(): void {

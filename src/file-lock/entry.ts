@@ -1,6 +1,7 @@
 import { closeSync } from "node:fs";
 import { processWide } from "../internal/process-state.js";
 import { Mutex } from "../mutex.js";
+import { FileWatch } from "./file-watch.js";
 import { type OpenLockFile, openLockFile } from "./lock-file.js";
 
 /**
@@ -24,6 +25,8 @@ export interface Entry {
   shared: number;
   /** When it fell idle (performance.now()). */
   idleSince: number;
+  /** Watches on the lock file and the gate, made by the first waiter and kept. */
+  watches: { main?: FileWatch; gate?: FileWatch };
 }
 
 /** Idle entries kept open at most, and for how long: a bound on descriptors held for speed. */
@@ -48,6 +51,7 @@ export function enter(path: string): Entry {
       users: 0,
       shared: 0,
       idleSince: 0,
+      watches: {},
     };
     entries.set(path, e);
   } else if (e.users === 0) {
@@ -98,6 +102,24 @@ function close(e: Entry): void {
   dropFile(e);
   if (e.gate !== undefined) closeSync(e.gate.fd);
   e.gate = undefined;
+  e.watches.main?.close();
+  e.watches.gate?.close();
+  e.watches = {};
+}
+
+/**
+ * The process's watch on the entry's lock file or gate, as open now. A watch follows the
+ * inode it was made on, so a replaced file gets a new one.
+ */
+export function watchOf(e: Entry, which: "main" | "gate"): FileWatch {
+  const target = which === "main" ? e.file : e.gate;
+  let w = e.watches[which];
+  if (w === undefined || w.target !== target) {
+    w?.close();
+    w = new FileWatch(which === "main" ? e.path : e.gatePath, target);
+    e.watches[which] = w;
+  }
+  return w;
 }
 
 /** The open lock file of `e`, opening (and creating) it if needed. */

@@ -155,8 +155,9 @@ function readAll(fd: number): number {
   let n = 0;
   while (n < buffer.length) {
     const got = readSync(fd, buffer, n, buffer.length - n, n);
-    if (got === 0) break;
     n += got;
+    // A regular file returns less than asked only at its end: no second read to see 0.
+    if (got === 0 || n < buffer.length) break;
   }
   return n;
 }

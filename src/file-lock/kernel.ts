@@ -102,21 +102,25 @@ export function stamp(e: Entry, record: ((token: number) => string) | undefined)
 /**
  * Releases an exclusive grant: the record becomes the bare token (so the released holder
  * is never named again, and the next grant counts on from it), then the lock is given
- * back, then watchers are woken. In that order: a waiter woken before the unlock would
- * find the lock still taken and sleep until its next poll.
+ * back. The write is what wakes watchers; it comes a syscall before the unlock, and a
+ * waiter takes far longer than that to wake, so it finds the lock free (and if it was
+ * preempted in between and does not, wake.ts looks again a moment later). That spares a
+ * touch per release on the fast path.
  */
 export function releaseExclusive(fsx: FsExt, e: Entry, s: Stamp): void {
   const fd = e.file!.fd;
+  let wrote = false;
   if (s.token !== undefined) {
     try {
       writeOver(fd, tokenRecord(s.token), s.length);
+      wrote = true;
     } catch {
       // Overwriting bytes already on disk allocates nothing; should it fail anyway (EIO),
       // the lock is still given back below.
     }
   }
   unlock(fsx, fd);
-  touch(fd);
+  if (!wrote) touch(fd);
 }
 
 /** Releases one shared grant; the last one of this process gives the kernel lock back. */

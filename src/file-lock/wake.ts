@@ -1,7 +1,10 @@
-import { type FSWatcher, watch } from "node:fs";
 import { AbortError } from "../errors.js";
 import { type AbortSubscriber, subscribe, unsubscribe } from "../internal/abort-watch.js";
 import { BACKOFF, jitter, nextUpper } from "./backoff.js";
+import type { FileWatch } from "./file-watch.js";
+
+/** How soon a waiter woken by a change looks again, if the lock was still taken. */
+const BURST_MS = 0.5;
 
 /**
  * How a waiter learns that a lock file may have been released: every release writes to
@@ -12,31 +15,28 @@ import { BACKOFF, jitter, nextUpper } from "./backoff.js";
  * writing anything, and some file systems (NFS, some FUSE mounts) report no changes.
  */
 export class Wake implements AbortSubscriber {
-  #watcher: FSWatcher | undefined;
+  readonly #watch: FileWatch;
+  readonly #onChange = () => this.#fire(true);
   #signal: AbortSignal | undefined;
   #resolve: (() => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** A change arrived while no one was waiting: the next wait returns at once. */
   #changed = false;
+  /**
+   * Quick second looks left after a change: a release writes, then unlocks a syscall
+   * later; a waiter that woke in between (its releaser preempted) looks again soon
+   * instead of at its next poll.
+   */
+  #burst = 0;
   #upper = BACKOFF.firstMs;
   readonly #started = performance.now();
 
-  constructor(path: string, signal: AbortSignal | undefined) {
-    try {
-      this.#watcher = watch(path, { persistent: true }, () => this.#fire(true));
-      this.#watcher.on("error", () => this.#unwatch());
-    } catch {
-      // No watch (inotify limits, a file system without change events): poll only.
-      this.#watcher = undefined;
-    }
+  constructor(watch: FileWatch, signal: AbortSignal | undefined) {
+    this.#watch = watch;
+    watch.on(this.#onChange);
     this.#signal = signal;
     if (signal !== undefined) subscribe(signal, this);
-  }
-
-  /** Whether changes wake us; if not, polling alone finds the release. */
-  get watching(): boolean {
-    return this.#watcher !== undefined;
   }
 
   /**
@@ -51,7 +51,11 @@ export class Wake implements AbortSubscriber {
     }
     const waited = performance.now() - this.#started;
     let delay = jitter(this.#upper);
-    this.#upper = nextUpper(this.#upper, waited, this.watching);
+    this.#upper = nextUpper(this.#upper, waited, this.#watch.working);
+    if (this.#burst > 0) {
+      this.#burst--;
+      delay = Math.min(delay, BURST_MS);
+    }
     if (delay > maxMs) delay = Math.max(0, maxMs);
     return new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -61,6 +65,7 @@ export class Wake implements AbortSubscriber {
   }
 
   #fire(changed: boolean): void {
+    if (changed) this.#burst = 2;
     const resolve = this.#resolve;
     if (resolve === undefined) {
       if (changed) this.#changed = true;
@@ -83,15 +88,10 @@ export class Wake implements AbortSubscriber {
     this.#timer = undefined;
   }
 
-  #unwatch(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
-  }
-
-  /** Stops watching and listening; call however the wait ended. */
+  /** Stops listening; call however the wait ended. The watch itself stays for the next waiter. */
   close(): void {
     this.#settle();
-    this.#unwatch();
+    this.#watch.off(this.#onChange);
     if (this.#signal !== undefined) unsubscribe(this.#signal, this);
   }
 }

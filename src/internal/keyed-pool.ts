@@ -75,7 +75,13 @@ export function compareKeys(a: unknown, b: unknown): number {
       if (kb === undefined) return -1;
       return ka < kb ? -1 : ka > kb ? 1 : 0;
     }
-    return identity(a as symbol) - identity(b as symbol);
+    // By description, so that the usual distinct descriptions need no identity entry
+    // (a WeakMap entry per symbol, across hundreds of thousands of keys, costs memory
+    // until a full GC); identity only breaks ties between equal descriptions.
+    const da = (a as symbol).description ?? "";
+    const db = (b as symbol).description ?? "";
+    if (da !== db) return da < db ? -1 : 1;
+    return a === b ? 0 : identity(a as symbol) - identity(b as symbol);
   }
   if (ta === 6) return identity(a as object) - identity(b as object);
   return (a as any) < (b as any) ? -1 : (a as any) > (b as any) ? 1 : 0;

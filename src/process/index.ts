@@ -48,8 +48,16 @@ function validatePid(pid: unknown): asserts pid is number {
  */
 export function processStartTime(pid: number): number | undefined {
   validatePid(pid);
+  if (pid > MAX_PID) return undefined;
   return platformStartTime(pid);
 }
+
+/**
+ * No process has a PID above this: pid_t is a signed 32-bit integer (Linux caps PIDs at
+ * 2^22, macOS at 99,999). A larger number read from a file can only name nobody, and
+ * `process.kill` would throw on it.
+ */
+const MAX_PID = 2 ** 31 - 1;
 
 function signalZero(pid: number): boolean {
   try {
@@ -104,7 +112,7 @@ export function isProcessAlive(pid: number, startTime?: number): boolean {
       `Expected \`startTime\` to be a number from processStartTime(), got ${String(startTime)}`,
     );
   }
-  if (!signalZero(pid)) return false;
+  if (pid > MAX_PID || !signalZero(pid)) return false;
   let now: number | undefined;
   if (process.platform === "linux") {
     // One read of /proc/<pid>/stat answers both "zombie?" and "same process?".

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { constants } from "node:fs";
+import { constants, symlinkSync } from "node:fs";
 import {
   chmod,
   chown,
@@ -236,8 +236,8 @@ describe("writeFileAtomic: symlinks", () => {
 
   it("creates the temp file with O_EXCL | O_NOFOLLOW under an unpredictable name", async () => {
     const opened: { path: string; flags: number }[] = [];
-    const open = io.open;
-    vi.spyOn(io, "open").mockImplementation((p, flags, mode) => {
+    const open = io.openSync;
+    vi.spyOn(io, "openSync").mockImplementation((p, flags, mode) => {
       opened.push({ path: p, flags });
       return open(p, flags, mode);
     });
@@ -263,12 +263,12 @@ describe("writeFileAtomic: symlinks", () => {
     // to open it, the writer picks a fresh name, and the victim is untouched.
     const victim = join(dir, "victim");
     await writeFile(victim, "precious");
-    const open = io.open;
+    const open = io.openSync;
     let planted = false;
-    vi.spyOn(io, "open").mockImplementation(async (p, flags, mode) => {
+    vi.spyOn(io, "openSync").mockImplementation((p, flags, mode) => {
       if (flags & constants.O_CREAT && !planted) {
         planted = true;
-        await symlink(victim, p);
+        symlinkSync(victim, p);
       }
       return open(p, flags, mode);
     });
@@ -388,11 +388,16 @@ describe("writeFileAtomic: order, concurrency, cancellation", () => {
 
   it("fsyncs the file before the rename and the directory after it; fsync: false skips both", async () => {
     const steps: string[] = [];
-    const { fsync, rename, open } = io;
+    const { fsync, rename, open, openSync } = io;
     const fds = new Map<number, string>();
     vi.spyOn(io, "open").mockImplementation(async (p, flags, mode) => {
       const fd = await open(p, flags, mode);
-      fds.set(fd, p === dir ? "dir" : flags & constants.O_CREAT ? "temp" : "old");
+      fds.set(fd, p === dir ? "dir" : "old");
+      return fd;
+    });
+    vi.spyOn(io, "openSync").mockImplementation((p, flags, mode) => {
+      const fd = openSync(p, flags, mode);
+      fds.set(fd, "temp");
       return fd;
     });
     vi.spyOn(io, "fsync").mockImplementation((fd) => {

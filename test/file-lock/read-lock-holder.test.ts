@@ -159,3 +159,33 @@ describe("when the holder record cannot be written", () => {
     await lock?.release();
   });
 });
+
+describe("never naming a process that does not hold the lock", () => {
+  it("a released holder that stays alive is not named when a program without records takes the lock", async () => {
+    const path = join(tempDir(), "stale.lock");
+    const a = await LockChild.start();
+    await a.request({ op: "acquire", path, holder: { purpose: "A" } });
+    expect((await readLockHolder(path))?.pid).toBe(a.pid);
+    await a.request({ op: "release", path });
+    // A flock(1)-style holder: locks the file, writes nothing.
+    const fd = openSync(path, "r");
+    fsx.flockSync(fd, "ex");
+    try {
+      expect(await readLockHolder(path)).toBeUndefined();
+      const err = await acquireFileLock(path, { timeoutMs: 50 }).catch((e) => e);
+      expect(err.code).toBe("ELOCKTIMEOUT");
+      expect(err.message).not.toMatch(new RegExp(`pid ${a.pid}`));
+      expect(err.message).toMatch(/left no holder record/);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("the record of the holder that released is gone from the file: only the token stays", async () => {
+    const path = join(tempDir(), "token-only.lock");
+    const lock = await acquireFileLock(path, { holder: { purpose: "x" } });
+    const token = lock.token;
+    await lock.release();
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ token });
+  });
+});
