@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { acquireFileLock } from "../src/file-lock/index.js";
 import { LockManager } from "../src/locks/index.js";
 import { compare, printTable, type Row } from "./lib.js";
+import { median } from "./loop.js";
 
 interface WebLocks {
   request(name: string, cb: () => Promise<void>): Promise<void>;
@@ -40,7 +41,6 @@ async function interleaved(
     }
     ratios.push(perOp[0]! / perOp[1]!);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   return {
     rows: contenders.map((c, i) => ({ name: c.name, opsPerSec: median(samples[i]!) })),
     ratio: median(ratios),

@@ -375,6 +375,13 @@ const mutants = [
     to: "token: req.seq",
     tests: ["test/locks/lock-manager-tokens.prop.test.ts"],
   },
+  {
+    name: "lock manager: records of long (hashed) names do not carry the name",
+    file: "src/locks/request.ts",
+    from: "  if (q.hashed) record.lockName = q.name;",
+    to: "  void q;",
+    tests: ["test/locks/lock-manager-cross-process.test.ts"],
+  },
 ];
 
 // Everything a build, a pack and the suite read (the package tier packs the copy).

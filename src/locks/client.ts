@@ -12,6 +12,8 @@ export interface NameQueue {
   readonly name: string;
   /** Absolute path of the lock file. */
   readonly path: string;
+  /** Whether the file name is a hash (a long name): then records must carry the name. */
+  readonly hashed: boolean;
   readonly requests: Set<LockRequest>;
 }
 
@@ -27,8 +29,9 @@ export interface Client {
 export function client(): Client {
   return processWide(
     "lockManagerClient.v1",
-    // 96 random bits, short: it is written into every exclusive holder's record.
-    (): Client => ({ clientId: randomBytes(12).toString("base64url"), seq: 0, dirs: new Map() }),
+    // 48 random bits in 8 characters: unique enough among the clients that ever share a
+    // directory, and short, since it is written into every exclusive holder's record.
+    (): Client => ({ clientId: randomBytes(6).toString("base64url"), seq: 0, dirs: new Map() }),
   );
 }
 

@@ -305,7 +305,14 @@ export class LockManager implements LockManagerLike {
     }
     let q = this.#queues.get(name);
     if (q === undefined) {
-      q = { dir: this.dir, name, path: this.#prefix + lockFileName(name), requests: new Set() };
+      const file = lockFileName(name);
+      q = {
+        dir: this.dir,
+        name,
+        path: this.#prefix + file,
+        hashed: file.includes("~"),
+        requests: new Set(),
+      };
       this.#queues.set(name, q);
     }
     const req = new LockRequest(this.#client, q, o.mode, o.signal, o.timeoutMs, o.holder);

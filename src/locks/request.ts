@@ -55,34 +55,35 @@ export class LockRequest {
     readonly holder: Record<string, unknown> | undefined,
   ) {
     this.seq = ++client.seq;
+    this.id = requestId(client.clientId, this.seq);
     this.deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    this.record = recordOf(q.name, client.clientId, this.seq, holder);
+    this.record = recordOf(q, this.id, holder);
   }
 
   readonly seq: number;
-
   /** Unique across processes: names the registry entry, and matches it to the record. */
-  get id(): string {
-    return requestId(this.client.clientId, this.seq);
-  }
+  readonly id: string;
 }
 
 /**
- * The fields a LockManager adds to the engine's holder record, flat and few: the
- * uncontended request serializes and writes them on every grant. `purpose` also at
- * the top, where the engine's own timeout messages look for it.
+ * The fields a LockManager adds to the engine's holder record, as few and short as
+ * possible: the uncontended request serializes and writes them on every grant, and
+ * reads them back on the next. The request id says who (client id and sequence); the
+ * name is the lock file's own, except for long names, whose file name is a hash.
+ * `purpose` also at the top, where the engine's own timeout messages look for it.
  */
 function recordOf(
-  name: string,
-  clientId: string,
-  seq: number,
+  q: NameQueue,
+  id: string,
   holder: Record<string, unknown> | undefined,
 ): Record<string, unknown> {
-  if (holder === undefined) return { lockName: name, clientId, seq };
-  const purpose = holder.purpose;
-  return typeof purpose === "string"
-    ? { purpose, lockName: name, clientId, seq, holder }
-    : { lockName: name, clientId, seq, holder };
+  const record: Record<string, unknown> = { lockRequest: id };
+  if (q.hashed) record.lockName = q.name;
+  if (holder !== undefined) {
+    if (typeof holder.purpose === "string") record.purpose = holder.purpose;
+    record.holder = holder;
+  }
+  return record;
 }
 
 function remaining(req: LockRequest): number | undefined {

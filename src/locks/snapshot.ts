@@ -32,15 +32,18 @@ interface Found extends LockInfo {
 /** The lock manager's fields in a holder record (see recordOf), when one wrote it. */
 function managerFields(
   record: LockHolder,
+  file: string,
 ): { seq: number; name: string; clientId: string; holder?: Record<string, unknown> } | undefined {
-  const { lockName, clientId, seq, holder } = record;
-  if (typeof lockName !== "string" || typeof clientId !== "string" || typeof seq !== "number") {
-    return undefined;
-  }
+  const { lockRequest, lockName, holder } = record;
+  if (typeof lockRequest !== "string") return undefined;
+  const dot = lockRequest.lastIndexOf(".");
+  const seq = Number(lockRequest.slice(dot + 1));
+  const name = typeof lockName === "string" ? lockName : lockNameOf(file);
+  if (dot < 1 || !Number.isSafeInteger(seq) || name === undefined) return undefined;
   return {
     seq,
-    name: lockName,
-    clientId,
+    name,
+    clientId: lockRequest.slice(0, dot),
     ...(typeof holder === "object" && holder !== null && !Array.isArray(holder)
       ? { holder: holder as Record<string, unknown> }
       : {}),
@@ -75,7 +78,7 @@ async function exclusiveHolders(dir: string, client: Client, only?: string): Pro
       continue; // removed, or not a lock file after all
     }
     if (record === undefined) continue;
-    const f = managerFields(record);
+    const f = managerFields(record, file);
     if (f?.clientId === client.clientId) continue;
     // A record some other acquireFileLock user wrote into a file of ours: report it
     // under the name the file stands for, if it has one.

@@ -85,6 +85,21 @@ describe("LockManager across processes", () => {
     void b;
   });
 
+  it("query() from another process reports escaped and very long (hashed) names exactly", async () => {
+    const [child] = await start(1);
+    const names = ["a/b", "Deploy ✓", "\uD800", "x".repeat(300) + "/é"];
+    const holds = [];
+    for (const name of names) {
+      const h = await child!.hold(name);
+      await h.granted;
+      holds.push(h);
+    }
+    const { held } = await locks.query();
+    expect(held.map((e) => e.name).sort()).toEqual([...names].sort());
+    expect(new Set(held.map((e) => e.clientId))).toEqual(new Set([child!.clientId]));
+    for (const h of holds) await h.release();
+  });
+
   it("shared holders of one name in different processes overlap; an exclusive request waits for all", async () => {
     const [p1, p2, p3] = await start(3);
     const s1 = await p1!.hold("index", { mode: "shared" });
