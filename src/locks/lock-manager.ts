@@ -178,10 +178,11 @@ function parseOptions(options: unknown): Parsed {
  * a name: `a/b`, `..`, non-ASCII and very long names are encoded to distinct safe file
  * names; very long ones become a readable prefix plus a hash), locked with
  * {@link acquireFileLock}. An exclusive holder's record in that file carries the
- * request's name, client id and `holder` fields; waiters (once they have waited a turn of
- * the event loop) and shared holders write a small entry in `<dir>/.registry/`, removed
- * when they finish, ignored and cleaned up once their process is gone. An uncontended
- * exclusive request writes nothing beyond what a file lock writes.
+ * request's id (client id and sequence number) and `holder` fields; waiters (once they
+ * have waited a turn of the event loop) and shared holders write a small entry in
+ * `<dir>/.registry/`, removed when they finish, ignored and cleaned up once their
+ * process is gone. An uncontended exclusive request writes nothing beyond what a file
+ * lock writes.
  *
  * **Fairness:** FIFO among the requests of one thread, per name (a steal goes first);
  * across processes and threads, whoever the kernel grants the lock to next, no order.
