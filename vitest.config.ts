@@ -24,6 +24,14 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: "postgres",
+          include: ["test/postgres/**/*.test.ts"],
+          globalSetup: ["test/postgres/global-setup.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: "package",
           include: ["test/package/**/*.test.ts"],
           globalSetup: ["test/package/global-setup.ts"],

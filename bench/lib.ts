@@ -1,6 +1,7 @@
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { Bench } from "tinybench";
+import { collector } from "./results.js";
 
 /** One contender in a comparison: `fn` performs `ops` operations per call. */
 export interface Contender {
@@ -42,8 +43,12 @@ export async function compare(
   return rows;
 }
 
-/** Prints rows as a table; the ratio column is the first row's ops/s ÷ each row's. */
+/**
+ * Prints rows as a table; the ratio column is the first row's ops/s ÷ each row's. The rows
+ * are also recorded for bench/results/ (see results.ts).
+ */
 export function printTable(title: string, rows: Row[], unit = "ops/s"): void {
+  collector.record(title, rows, unit);
   const ours = rows[0]!.opsPerSec;
   console.log(`\n### ${title}`);
   console.log(`| contender | ${unit} | interlock ÷ this |`);

@@ -6,7 +6,7 @@
 // a tool run, a network request). First without a lock, then with a lock keyed by the
 // path as each caller happened to write it, then with the lock keyed by path.resolve().
 //
-// Run it with `npm run demo` (it builds dist/ first).
+// Run it: npm run build && node examples/keyed-file-rmw.mjs
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";

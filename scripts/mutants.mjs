@@ -23,6 +23,8 @@ const inProcess = [
 
 // Each mutant: the file it edits, the exact text it replaces (it must still apply), and
 // optionally `tests`, the test files that must notice (default: the in-process suite).
+// A mutant that needs several coordinated edits lists them as `edits: [{file, from, to}]`.
+const pgLock = "src/postgres/lock-table.ts";
 const mutants = [
   {
     name: "LIFO queue (newest waiter first)",
@@ -234,10 +236,10 @@ const mutants = [
     tests: ["test/file-lock/file-lock-odd-paths.test.ts"],
   },
   {
-    name: "file locks: a released holder's record stays in the file (stale record)",
+    name: "file locks: a released holder's record is not marked released (stale record)",
     file: "src/file-lock/kernel.ts",
-    from: "      writeOver(fd, tokenRecord(s.token), s.length);",
-    to: "      void tokenRecord;",
+    from: "      futimesSync(fd, Date.now() / 1000, RELEASED_MARK_S);",
+    to: "      futimesSync(fd, Date.now() / 1000, Date.now() / 1000);",
     tests: ["test/file-lock/read-lock-holder.test.ts"],
   },
   {
@@ -281,6 +283,142 @@ const mutants = [
     from: "Promise.resolve().then(() => fn(current)),\n        signal,",
     to: "Promise.resolve().then(() => fn(current)),\n        undefined,",
     tests: ["test/atomic/state-file-harden.test.ts"],
+  },
+  {
+    name: "file locks: no wake-up, waiters only poll",
+    file: "src/file-lock/file-watch.ts",
+    from: "        for (const l of this.#listeners) l();",
+    to: "        void this.#listeners;",
+    tests: ["test/file-lock/file-lock-wake.test.ts"],
+  },
+  // --- the demo (issue 13) ---
+  {
+    name: "demo: a commit reviewed twice counts as reviewed",
+    file: "examples/demo/tally.ts",
+    from: "filter((h) => runs.get(h) === 1)",
+    to: "filter((h) => (runs.get(h) ?? 0) >= 1)",
+    tests: ["test/demo"],
+  },
+  {
+    name: "demo: a registry entry counts for a session whoever owns it",
+    file: "examples/demo/tally.ts",
+    from: ' && e.status === "active" && e.pid === s.pid,',
+    to: ' && e.status === "active",',
+    tests: ["test/demo"],
+  },
+  {
+    name: "demo: interlock's review triggers without the KeyedMutex (package tier)",
+    file: "examples/demo/world.ts",
+    from: ": perCommit.runExclusive(commit, () => review(commit, session)),",
+    to: ": review(commit, session),",
+    tests: ["test/package/examples.test.ts"],
+  },
+  {
+    name: "postgres: no heartbeat (a running holder loses its lock after one lease)",
+    file: "src/postgres/session.ts",
+    from: "    if (now < this.#nextBeat) return;",
+    to: "    return;",
+    tests: ["test/postgres/lock-lease.test.ts"],
+  },
+  {
+    name: "postgres: no local lease deadline (a paused holder believes it still holds)",
+    file: "src/postgres/session.ts",
+    from: "if (this.#holds > 0 && now >= this.deadline) {",
+    to: "if (this.#holds > 0 && now >= this.deadline + 1e9) {",
+    tests: ["test/postgres/lock-lease.test.ts", "test/postgres/lock-loss.test.ts"],
+  },
+  {
+    name: "postgres: no server lease (idle_session_timeout off: a paused holder keeps the lock)",
+    file: "src/postgres/session.ts",
+    from: "SELECT set_config('idle_session_timeout', $1, false)",
+    to: "SELECT set_config('idle_session_timeout', '0', false) || $1",
+    tests: ["test/postgres/lock-loss.test.ts"],
+  },
+  {
+    name: "postgres: token not persisted (unlogged sequence, reset by a crash)",
+    file: "src/postgres/schema.ts",
+    from: "CREATE SEQUENCE ",
+    to: "CREATE UNLOGGED SEQUENCE ",
+    tests: ["test/postgres/server-restart.test.ts"],
+  },
+  {
+    name: "postgres: token not persisted (an in-memory counter per process)",
+    file: pgLock,
+    from: "    const lock = this.#hold(entry, r, Number(token), local);",
+    to: "    const lock = this.#hold(entry, r, ((globalThis as any).__t = ((globalThis as any).__t ?? 0) + 1), local);",
+    tests: ["test/postgres/lock-counter.stress.test.ts", "test/postgres/server-restart.test.ts"],
+  },
+  {
+    name: "postgres: two holders on one session (a second exclusive request rides the held session)",
+    edits: [
+      {
+        file: pgLock,
+        from: "        ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })",
+        to: "        ? this.#local.readLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })",
+      },
+      {
+        file: pgLock,
+        from: 'if (entry.unlocking || entry.mode !== "shared" || r.mode !== "shared") {',
+        to: "if (entry.unlocking) {",
+      },
+    ],
+    tests: ["test/postgres/acquire-lock.test.ts", "test/postgres/lock-schedule.prop.test.ts"],
+  },
+  {
+    name: "postgres: session reused while it holds (parked without its unlock)",
+    file: pgLock,
+    from: "const ok = (await session.query(q)).rows[0].ok;",
+    to: "const ok = true;",
+    tests: ["test/postgres/acquire-lock.test.ts"],
+  },
+  {
+    name: "postgres: abort race not undone (the granted session is kept)",
+    file: pgLock,
+    from: "      await this.#abandon(entry, token !== null);\n      throw new AbortError(r.signal.reason);",
+    to: "      entry.refs--;\n      this.#entries.delete(entry.key);\n      throw new AbortError(r.signal.reason);",
+    tests: ["test/postgres/lock-abort-race.test.ts"],
+  },
+  {
+    name: "postgres: abort race ignored (a waiter whose signal aborted is granted)",
+    file: pgLock,
+    from: "    const received = performance.now();\n    if (r.signal?.aborted) {",
+    to: "    const received = performance.now();\n    if (r.signal?.aborted && token === null) {",
+    tests: ["test/postgres/lock-abort-race.test.ts"],
+  },
+  {
+    name: "postgres: stale fence not checked",
+    file: "src/postgres/state-store.ts",
+    from: "if (fence !== undefined && newest > fence) throw",
+    to: "if (fence !== undefined && newest > fence + 1e15) throw",
+    tests: ["test/postgres/state-store.test.ts"],
+  },
+  {
+    name: "postgres: read-modify-write without the row lock",
+    file: "src/postgres/state-store.ts",
+    from: "WHERE ns = $1 AND key = $2 FOR UPDATE`,",
+    to: "WHERE ns = $1 AND key = $2`,",
+    tests: ["test/postgres/state-store.test.ts"],
+  },
+  {
+    name: "postgres: registry reclaims entries of live owners",
+    file: "src/postgres/registry.ts",
+    from: "WHERE pg_try_advisory_xact_lock(o.k))",
+    to: "WHERE pg_try_advisory_xact_lock(o.k) OR true)",
+    tests: ["test/postgres/registry.test.ts", "test/postgres/registry-reclaim.test.ts"],
+  },
+  {
+    name: "postgres: registry commit without its claim check",
+    file: "src/postgres/registry.ts",
+    from: "WHERE ns = $1 AND registry = $2 AND id = $3 AND claim = $4::bigint AND status = 'pending'\n            RETURNING *`,",
+    to: "WHERE ns = $1 AND registry = $2 AND id = $3 AND $4::bigint > 0\n            RETURNING *`,",
+    tests: ["test/postgres/registry.test.ts"],
+  },
+  {
+    name: "postgres: shared readers of one process overtake a queued writer",
+    file: "src/postgres/lock-statements.ts",
+    from: "SELECT CASE WHEN NOT EXISTS (",
+    to: "SELECT CASE WHEN true OR NOT EXISTS (",
+    tests: ["test/postgres/acquire-lock.test.ts"],
   },
   {
     name: "lock manager: lossy name encoding (every non-ASCII code unit the same)",
@@ -401,8 +539,11 @@ const SHIPPED_AND_TESTS = [
 
 // `npm run test:mutants -- git ids` runs only the mutants whose name or file mentions a word.
 const wanted = process.argv.slice(2);
+const editsOf = (m) => m.edits ?? [{ file: m.file, from: m.from, to: m.to }];
 const selected = mutants.filter(
-  (m) => wanted.length === 0 || wanted.some((w) => m.name.includes(w) || m.file.includes(w)),
+  (m) =>
+    wanted.length === 0 ||
+    wanted.some((w) => m.name.includes(w) || editsOf(m).some((e) => e.file.includes(w))),
 );
 let survived = 0;
 for (const m of selected) {
@@ -412,10 +553,12 @@ for (const m of selected) {
       cpSync(join(root, p), join(dir, p), { recursive: true });
     }
     symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
-    const file = join(dir, m.file);
-    const text = readFileSync(file, "utf8");
-    if (!text.includes(m.from)) throw new Error(`mutant "${m.name}" no longer applies`);
-    writeFileSync(file, text.replace(m.from, m.to));
+    for (const e of editsOf(m)) {
+      const file = join(dir, e.file);
+      const text = readFileSync(file, "utf8");
+      if (!text.includes(e.from)) throw new Error(`mutant "${m.name}" no longer applies`);
+      writeFileSync(file, text.replace(e.from, e.to));
+    }
     const tests = m.tests ?? inProcess;
     const r = spawnSync("npx", ["vitest", "run", "--typecheck.enabled=false", ...tests], {
       cwd: dir,

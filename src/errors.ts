@@ -106,8 +106,15 @@ export class LockLostError extends InterlockError {
   readonly reason: string;
   /** The lock file or lock name. */
   readonly lock: string;
+  /** The fencing token of the lost grant, where the backend knows it. */
+  readonly token: number | undefined;
 
-  constructor(reason: string, lock: string, message?: string, options?: ErrorOptions) {
+  constructor(
+    reason: string,
+    lock: string,
+    message?: string,
+    options?: ErrorOptions & { token?: number },
+  ) {
     super(
       "ELOCKLOST",
       message ??
@@ -120,5 +127,6 @@ export class LockLostError extends InterlockError {
     );
     this.reason = reason;
     this.lock = lock;
+    this.token = options?.token;
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync } from "node:fs";
+import { closeSync, type Stats } from "node:fs";
 import { processWide } from "../internal/process-state.js";
 import { Mutex } from "../mutex.js";
 import { FileWatch } from "./file-watch.js";
@@ -27,6 +27,14 @@ export interface Entry {
   idleSince: number;
   /** Watches on the lock file and the gate, made by the first waiter and kept. */
   watches: { main?: FileWatch; gate?: FileWatch };
+  /** The lock file's `lstat` from the last identity check (reused by the grant). */
+  stat: Stats | undefined;
+  /**
+   * What this process's last exclusive release left in the file (its token and the
+   * length of its content): while the file still carries this process's release marker,
+   * nobody has written since, and the next grant needs no read.
+   */
+  released: { token: number; length: number } | undefined;
 }
 
 /** Idle entries kept open at most, and for how long: a bound on descriptors held for speed. */
@@ -52,6 +60,8 @@ export function enter(path: string): Entry {
       shared: 0,
       idleSince: 0,
       watches: {},
+      stat: undefined,
+      released: undefined,
     };
     entries.set(path, e);
   } else if (e.users === 0) {
@@ -138,6 +148,8 @@ export function gateFile(e: Entry): OpenLockFile {
 export function dropFile(e: Entry): void {
   if (e.file !== undefined) closeSync(e.file.fd);
   e.file = undefined;
+  e.stat = undefined;
+  e.released = undefined;
 }
 
 /** As {@link dropFile}, for the gate. */

@@ -1,7 +1,7 @@
 import { closeSync } from "node:fs";
 import { LockTimeoutError } from "../errors.js";
 import type { KeyedRWLock } from "../keyed-rw-lock.js";
-import { describeRecord, isLiveRecord, parseRecord, readContent } from "./holder-record.js";
+import { currentRecord, describeRecord } from "./holder-record.js";
 import { tryFlock, unlock } from "./kernel.js";
 import type { FsExt } from "./load-fs-ext.js";
 import { type OpenLockFile, openLockFileReadOnly } from "./lock-file.js";
@@ -37,9 +37,8 @@ export function describeHolder(
       unlock(fsx, file.fd);
       return free ? "released just as the wait gave up" : "held in shared mode by other processes";
     }
-    const content = readContent(file.fd);
-    const record = content === undefined ? undefined : parseRecord(content);
-    if (record !== undefined && isLiveRecord(record)) return `held by ${describeRecord(record)}`;
+    const record = currentRecord(file.fd);
+    if (record !== undefined) return `held by ${describeRecord(record)}`;
   } catch {
     // The message is a courtesy; the timeout is the error.
   } finally {

@@ -1,7 +1,8 @@
-import { ftruncateSync, readSync, writeSync } from "node:fs";
+import { fstatSync, ftruncateSync, readSync, writeSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { describe } from "../internal/describe.js";
 import { isProcessAlive, processStartTime } from "../process/index.js";
+import { RELEASED_BELOW_MS } from "./lock-file.js";
 
 /**
  * What an exclusive holder writes into the lock file: who it is, and since when. Your
@@ -223,6 +224,19 @@ export function writeOver(fd: number, text: string, length: number): number {
   writeSync(fd, `${text}\n`, 0, "utf8");
   ftruncateSync(fd, bytes + 1);
   return bytes + 1;
+}
+
+/**
+ * The record in the file behind `fd`, if it is a current holder's: not marked released
+ * (see lock-file.ts) and valid. The caller has established that someone holds the lock
+ * exclusively; a record marked released belongs to an earlier holder (the current one
+ * writes no record, or has not written it yet).
+ */
+export function currentRecord(fd: number): LockHolder | undefined {
+  if (fstatSync(fd).mtimeMs < RELEASED_BELOW_MS) return undefined;
+  const content = readContent(fd);
+  const record = content === undefined ? undefined : parseRecord(content);
+  return record !== undefined && isLiveRecord(record) ? record : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import { futimesSync } from "node:fs";
 import { dropFile, dropGate, type Entry, gateFile, mainFile } from "./entry.js";
 import { readHead, tokenRecord, writeOver } from "./holder-record.js";
 import type { FsExt } from "./load-fs-ext.js";
-import { stillNamed } from "./lock-file.js";
+import { RELEASED_MARK_S, statIfNamed, stillNamed } from "./lock-file.js";
 
 export const BUSY = 0;
 export const LOCKED = 1;
@@ -51,7 +51,8 @@ export function touch(fd: number): void {
 export function lockMain(fsx: FsExt, e: Entry, flags: "exnb" | "shnb"): number {
   const file = mainFile(e);
   if (!tryFlock(fsx, file.fd, flags)) return BUSY;
-  if (stillNamed(e.path, file)) return LOCKED;
+  e.stat = statIfNamed(e.path, file);
+  if (e.stat !== undefined) return LOCKED;
   dropFile(e);
   return REPLACED;
 }
@@ -92,35 +93,57 @@ export interface Stamp {
  */
 export function stamp(e: Entry, record: ((token: number) => string) | undefined): Stamp {
   const fd = e.file!.fd;
-  const head = readHead(fd);
-  if (!head.ours) return { token: undefined, length: head.length };
-  const token = head.token + 1;
+  const before = lastToken(e);
+  if (!before.ours) return { token: undefined, length: before.length };
+  const token = before.token + 1;
   const text = record === undefined ? tokenRecord(token) : record(token);
-  return { token, length: writeOver(fd, text, head.length) };
+  return { token, length: writeOver(fd, text, before.length) };
 }
 
 /**
- * Releases an exclusive grant: the record becomes the bare token (so the released holder
- * is never named again, and the next grant counts on from it), then the lock is given
- * back. The write is what wakes watchers; it comes a syscall before the unlock, and a
- * waiter takes far longer than that to wake, so it finds the lock free (and if it was
- * preempted in between and does not, wake.ts looks again a moment later). That spares a
- * touch per release on the fast path.
+ * The last token given out for the file: from this process's own last release when the
+ * file still carries its release marker and length (nobody wrote since), else read back.
+ */
+function lastToken(e: Entry): { ours: boolean; token: number; length: number } {
+  const r = e.released;
+  e.released = undefined;
+  const st = e.stat;
+  if (r !== undefined && st !== undefined && st.mtimeMs === MARK_MS && st.size === r.length) {
+    return { ours: true, token: r.token, length: r.length };
+  }
+  return readHead(e.file!.fd);
+}
+
+const MARK_MS = RELEASED_MARK_S * 1000;
+
+/**
+ * Releases an exclusive grant: the record is marked released (the file's mtime set to
+ * this process's release marker, see lock-file.ts), so the released holder is never
+ * named again, then the lock is given back. Marking is what wakes watchers; it comes a
+ * syscall before the unlock, and a waiter takes far longer than that to wake, so it
+ * finds the lock free (and if it was preempted in between and does not, wake.ts looks
+ * again a moment later). In that order because the mark must be made while the lock is
+ * ours: made after, it could land on the next holder's record.
  */
 export function releaseExclusive(fsx: FsExt, e: Entry, s: Stamp): void {
   const fd = e.file!.fd;
-  let wrote = false;
+  let marked = false;
   if (s.token !== undefined) {
     try {
-      writeOver(fd, tokenRecord(s.token), s.length);
-      wrote = true;
+      futimesSync(fd, Date.now() / 1000, RELEASED_MARK_S);
+      marked = true;
     } catch {
-      // Overwriting bytes already on disk allocates nothing; should it fail anyway (EIO),
-      // the lock is still given back below.
+      // Then overwrite the record with the bare token instead.
+      try {
+        writeOver(fd, tokenRecord(s.token), s.length);
+      } catch {
+        // Should even that fail (EIO), the lock is still given back below.
+      }
     }
   }
+  e.released = marked ? { token: s.token!, length: s.length } : undefined;
   unlock(fsx, fd);
-  if (!wrote) touch(fd);
+  if (s.token === undefined) touch(fd);
 }
 
 /** Releases one shared grant; the last one of this process gives the kernel lock back. */

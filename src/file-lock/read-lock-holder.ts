@@ -1,7 +1,8 @@
 import { closeSync } from "node:fs";
 import { resolve } from "node:path";
+import { describe } from "../internal/describe.js";
 import { FileLockPathError } from "./errors.js";
-import { isLiveRecord, type LockHolder, parseRecord, readContent } from "./holder-record.js";
+import { currentRecord, type LockHolder } from "./holder-record.js";
 import { loadFsExt } from "./load-fs-ext.js";
 import { openLockFileReadOnly } from "./lock-file.js";
 
@@ -9,10 +10,11 @@ import { openLockFileReadOnly } from "./lock-file.js";
  * Who holds the exclusive lock on `path`: the holder record it wrote, parsed as JSON;
  * `undefined` when nobody holds it exclusively, or the holder left no valid record.
  *
- * **Guarantee:** a returned record belongs to a process that held the lock at the
- * moment of the check (it may have released since); a record left behind by a holder
- * that died is never returned: the lock is probed with a non-blocking shared `flock`
- * first (it succeeds only when no exclusive holder exists), and a record of this host
+ * **Guarantee:** a returned record belongs to the process that held the lock at the
+ * moment of the check (it may have released since); the record of a holder that
+ * released, or died, is never returned: the lock is probed with a non-blocking shared
+ * `flock` first (it succeeds only when no exclusive holder exists), a release marks its
+ * record released (the file's mtime set to a 1970 marker), and a record of this host
  * whose process is gone (PID not running, or running with another start time) is
  * treated as invalid.
  *
@@ -39,7 +41,7 @@ import { openLockFileReadOnly } from "./lock-file.js";
  */
 export function readLockHolder(path: string): Promise<LockHolder | undefined> {
   if (typeof path !== "string") {
-    throw new TypeError(`Expected \`path\` to be a string, got ${typeof path}`);
+    throw new TypeError(`Expected \`path\` to be a string, got ${describe(path)}`);
   }
   if (path === "") {
     throw new FileLockPathError("EFLOCKPATH", path, "Cannot read the holder of an empty path");
@@ -60,9 +62,7 @@ async function read(path: string): Promise<LockHolder | undefined> {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== "EAGAIN" && code !== "EWOULDBLOCK") throw err;
     }
-    const content = readContent(file.fd);
-    const record = content === undefined ? undefined : parseRecord(content);
-    return record !== undefined && isLiveRecord(record) ? record : undefined;
+    return currentRecord(file.fd);
   } finally {
     closeSync(file.fd);
   }

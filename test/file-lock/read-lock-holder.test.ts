@@ -1,5 +1,13 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -181,11 +189,19 @@ describe("never naming a process that does not hold the lock", () => {
     }
   });
 
-  it("the record of the holder that released is gone from the file: only the token stays", async () => {
-    const path = join(tempDir(), "token-only.lock");
+  it("a release marks the record released: the file's mtime becomes a 1970 marker", async () => {
+    const path = join(tempDir(), "marked.lock");
     const lock = await acquireFileLock(path, { holder: { purpose: "x" } });
-    const token = lock.token;
+    expect(statSync(path).mtimeMs).toBeGreaterThan(2 ** 30 * 1000);
     await lock.release();
-    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ token });
+    expect(statSync(path).mtimeMs).toBeLessThan(2 ** 30 * 1000);
+    // Held again by a program that writes nothing: the old record is not named.
+    const fd = openSync(path, "r");
+    fsx.flockSync(fd, "ex");
+    try {
+      expect(await readLockHolder(path)).toBeUndefined();
+    } finally {
+      closeSync(fd);
+    }
   });
 });

@@ -131,6 +131,61 @@ describe("examples/agent-checkpoints.ts", () => {
   });
 });
 
+describe("examples/demo: parallel agent sessions, the naive way and with interlock", () => {
+  interface Report {
+    rows: { key: string; incident: string; expected: number; naive: number; interlock: number }[];
+  }
+  const KEYS = ["checkpoints", "listed", "names", "reclaimed", "reviews", "routes", "tools"];
+  const small = ["--sessions", "4", "--checkpoints", "2"];
+  const lost = (r: Report) => r.rows.some((row) => row.naive < row.expected);
+
+  it("interlock keeps everything on every row; the naive way loses some (reported if not)", async () => {
+    const runs: Report[] = [];
+    // Up to three runs, until the naive way has lost something: whether it races depends
+    // on the machine, so a quiet machine is reported, not failed.
+    while (runs.length < 3 && !runs.some(lost)) {
+      const r = await runExample("demo/orchestrator.ts", [...small, "--json", "--quiet"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.leftovers.filter((n) => n.startsWith("interlock-"))).toEqual([]);
+      const report = JSON.parse(r.stdout) as Report;
+      expect(report.rows.map((row) => row.key)).toEqual(KEYS);
+      for (const row of report.rows) {
+        expect(row.interlock, row.incident).toBe(row.expected);
+        expect(row.naive, row.incident).toBeLessThanOrEqual(row.expected);
+      }
+      runs.push(report);
+    }
+    if (!runs.some(lost)) {
+      console.warn(
+        "the naive way lost nothing in 3 runs:",
+        JSON.stringify(runs.map((r) => r.rows)),
+      );
+    }
+  });
+
+  it("prints the table on stdout and its progress, the SIGKILL included, on stderr", async () => {
+    const r = await runExample("demo/orchestrator.ts", ["--sessions", "3", "--checkpoints", "1"]);
+    expect(r.code, r.stderr).toBe(0);
+    const table = r.stdout.split("\n").filter((l) => l.startsWith("| "));
+    expect(table).toHaveLength(2 + KEYS.length);
+    expect(table[0]).toMatch(/^\| what was kept .*\| expected \| naive \| interlock \|$/);
+    for (const line of table.slice(2)) {
+      const [expected, , interlock] = line
+        .split("|")
+        .slice(2, 5)
+        .map((c) => Number(c.trim()));
+      expect(interlock, line).toBe(expected);
+    }
+    expect(r.stdout).toMatch(/^interlock kept everything\.$/m);
+    // Its pending entry is reclaimed: the replacement gets the same name and slot.
+    const killed = /interlock \| SIGKILLed (\S+) \(pid \d+\); ls now leaves it out/.exec(r.stderr);
+    expect(killed, r.stderr).not.toBeNull();
+    expect(r.stderr).toContain(`interlock | a replacement session reserved ${killed![1]}\n`);
+    expect(r.leftovers.filter((n) => n.startsWith("interlock-"))).toEqual([]);
+  });
+});
+
 describe("examples/deploy-once.ts", () => {
   it("prints exactly its documented Output block and removes its temp dir", async () => {
     const r = await runExample("deploy-once.ts");

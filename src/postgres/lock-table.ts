@@ -1,0 +1,346 @@
+// The locks of one backend in this process. Requests for one key queue first on an
+// in-process FIFO read/write lock, so only the head of that queue (the readers at its
+// head, in shared mode) talks to the server: a session is never asked for a lock it
+// already holds for someone else (advisory locks are re-entrant per session, which
+// would let two holders in). Each held or waited key gets its own library-owned
+// session; shared holders of one process ride on one server-side shared hold.
+import { AbortError, LockTimeoutError } from "../errors.js";
+import type { Releaser } from "../internal/permit.js";
+import { KeyedRWLock } from "../keyed-rw-lock.js";
+import { sendCancel } from "./cancel.js";
+import {
+  closedOf,
+  type Entry,
+  markDone,
+  settle,
+  settledOf,
+  type Unrecorded,
+  waitBounded,
+} from "./lock-entry.js";
+import { type LockStatements, lockStatements, RECORD_AFTER_MS } from "./lock-statements.js";
+import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
+import { isConnectionError, type Loss } from "./session.js";
+import { closedError, type SessionPool } from "./session-pool.js";
+
+const LOCK_TIMEOUT = "55P03";
+const QUERY_CANCELED = "57014";
+
+/** One acquire, as validated by the backend. @internal */
+export interface LockRequest {
+  name: string;
+  key: string;
+  mode: RemoteLockMode;
+  holder: string | null;
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+  /** `performance.now()` when the wait gives up; `Infinity` without `timeoutMs`. */
+  deadline: number;
+}
+
+export class LockTable implements HoldOwner {
+  readonly #local = new KeyedRWLock<string>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #sql: LockStatements;
+  readonly #pool: SessionPool;
+  readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
+  readonly #closed: () => boolean;
+  readonly #unrecorded = new Map<Entry, Unrecorded>();
+
+  constructor(
+    schema: string,
+    pool: SessionPool,
+    timeoutError: (r: LockRequest) => Promise<LockTimeoutError>,
+    closed: () => boolean,
+  ) {
+    this.#sql = lockStatements(schema);
+    this.#pool = pool;
+    this.#timeoutError = timeoutError;
+    this.#closed = closed;
+    pool.everyTick((now) => this.#recordDue(now));
+  }
+
+  /** Writes the holder record of every hold older than RECORD_AFTER_MS. */
+  #recordDue(now: number): void {
+    for (const [entry, u] of this.#unrecorded) {
+      if (now - u.granted < RECORD_AFTER_MS) continue;
+      this.#unrecorded.delete(entry);
+      if (!entry.holds.has(u.lock) || entry.unlocking || !entry.session.alive) continue;
+      entry.recorded = true;
+      const q = this.#sql.record(
+        u.r.key,
+        u.r.name,
+        u.r.mode,
+        u.lock.token,
+        u.r.holder,
+        now - u.granted,
+      );
+      // A failure here is a connection failure, which the session reports itself.
+      entry.session.query(q).catch(() => {});
+    }
+  }
+
+  /** Waits for the lock; see `PostgresBackend.acquireLock`. */
+  async acquire(r: LockRequest): Promise<RemoteLock> {
+    let local =
+      r.mode === "exclusive" ? this.#local.tryWriteLock(r.key) : this.#local.tryReadLock(r.key);
+    if (local === undefined) {
+      try {
+        local = await (r.mode === "exclusive"
+          ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })
+          : this.#local.readLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs }));
+      } catch (err) {
+        if (err instanceof LockTimeoutError) throw await this.#timeoutError(r);
+        throw err;
+      }
+    }
+    try {
+      return await this.#serverSide(r, local, false);
+    } catch (err) {
+      local.release();
+      throw err;
+    }
+  }
+
+  /** Takes the lock only if it is free now, here and on the server; else `undefined`. */
+  async tryAcquire(r: LockRequest): Promise<RemoteLock | undefined> {
+    const local =
+      r.mode === "exclusive" ? this.#local.tryWriteLock(r.key) : this.#local.tryReadLock(r.key);
+    if (local === undefined) return undefined;
+    try {
+      const lock = await this.#serverSide(r, local, true);
+      if (lock === undefined) local.release();
+      return lock;
+    } catch (err) {
+      local.release();
+      throw err;
+    }
+  }
+
+  async #serverSide(
+    r: LockRequest,
+    local: Releaser,
+    tryOnly: true,
+  ): Promise<RemoteLock | undefined>;
+  async #serverSide(r: LockRequest, local: Releaser, tryOnly: false): Promise<RemoteLock>;
+  async #serverSide(
+    r: LockRequest,
+    local: Releaser,
+    tryOnly: boolean,
+  ): Promise<RemoteLock | undefined> {
+    for (;;) {
+      if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+      const entry = this.#entries.get(r.key);
+      if (entry === undefined) return this.#fresh(r, local, tryOnly);
+      // Its first request is still on its way to the server: joining it now would hold
+      // nothing if that request fails or is aborted. Wait for the answer.
+      if (!entry.granted) {
+        if (tryOnly) return undefined;
+        await this.#wait(settledOf(entry), r);
+        continue;
+      }
+      // Only shared requests get here with an entry present: the in-process write lock
+      // admits an exclusive request only after every local holder released.
+      if (entry.unlocking || entry.mode !== "shared" || r.mode !== "shared") {
+        if (tryOnly) return undefined;
+        await this.#wait(closedOf(entry), r);
+        continue;
+      }
+      const lock = await this.#join(entry, r, local);
+      if (lock !== undefined) return lock;
+      // A remote request is queued behind our shared hold: joining it would jump that
+      // queue. Wait for our hold to end, then queue on the server like everyone else.
+      if (tryOnly) return undefined;
+      await this.#wait(closedOf(entry), r);
+    }
+  }
+
+  /** Waits for `p` within the request's deadline and signal; a timeout names the holder. */
+  async #wait(p: Promise<void>, r: LockRequest): Promise<void> {
+    try {
+      await waitBounded(p, r, () => new LockTimeoutError(r.timeoutMs ?? 0));
+    } catch (err) {
+      throw err instanceof LockTimeoutError ? await this.#timeoutError(r) : err;
+    }
+  }
+
+  /** A shared request joins this process's existing shared hold, unless someone waits. */
+  async #join(entry: Entry, r: LockRequest, local: Releaser): Promise<RemoteLock | undefined> {
+    entry.refs++;
+    let token: string | null;
+    try {
+      const res = await entry.session.query(this.#sql.join(r.key));
+      token = res.rows[0].token;
+    } catch (err) {
+      entry.refs--;
+      this.#maybeUnlock(entry);
+      // The hold we meant to join was lost with its session: we hold nothing, and the
+      // caller queues afresh (the entry has left the table).
+      if (!entry.session.alive || isConnectionError(err)) return undefined;
+      throw err;
+    }
+    if (token === null || !entry.session.alive || r.signal?.aborted) {
+      entry.refs--;
+      this.#maybeUnlock(entry);
+      // Aborted meanwhile: never granted. A join holds nothing of its own on the
+      // server (the session's shared hold is the others'), so dropping it undoes it.
+      if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+      return undefined;
+    }
+    entry.session.addHold(performance.now(), performance.now());
+    return this.#hold(entry, r, Number(token), local);
+  }
+
+  #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
+    const lock = new RemoteLock(this, r.name, r.mode, token, local, entry);
+    entry.holds.add(lock);
+    if (!entry.recorded && !this.#unrecorded.has(entry)) {
+      this.#unrecorded.set(entry, { lock, r, granted: performance.now() });
+    }
+    return lock;
+  }
+
+  /** Takes a session and asks the server for the lock (waiting in its FIFO queue). */
+  async #fresh(r: LockRequest, local: Releaser, tryOnly: boolean): Promise<RemoteLock | undefined> {
+    const session = this.#pool.takeIdle() ?? (await this.#pool.take(r.signal));
+    const entry: Entry = {
+      key: r.key,
+      session,
+      mode: r.mode,
+      refs: 1,
+      holds: new Set(),
+      closed: undefined,
+      close: undefined,
+      done: false,
+      unsubscribe: () => {},
+      unlocking: false,
+      recorded: false,
+      granted: false,
+      onSettled: undefined,
+    };
+    this.#entries.set(r.key, entry);
+    entry.unsubscribe = session.onLoss((loss) => this.#onLoss(entry, loss));
+    const timeLeft = r.deadline - performance.now();
+    const useTry = tryOnly || timeLeft <= 0;
+    const onAbort = (): void => {
+      session.cancelled = true;
+      void sendCancel(session.client);
+    };
+    r.signal?.addEventListener("abort", onAbort, { once: true });
+    const sent = performance.now();
+    let token: string | null;
+    try {
+      const query = useTry
+        ? this.#sql.tryLock(r.mode, r.key)
+        : this.#sql.lock(r.mode, r.key, timeLeft);
+      token = (await session.query(query)).rows[0].token;
+    } catch (err) {
+      r.signal?.removeEventListener("abort", onAbort);
+      await this.#abandon(entry);
+      const code = (err as { code?: string }).code;
+      if (r.signal?.aborted && (code === QUERY_CANCELED || isConnectionError(err))) {
+        throw new AbortError(r.signal.reason);
+      }
+      if (code === LOCK_TIMEOUT) throw await this.#timeoutError(r);
+      if (this.#closed()) throw closedError();
+      // An idle session the server (or the network) dropped while it was parked: it
+      // held nothing, so ask again on a new one, once.
+      if (session.reused && isConnectionError(err)) return this.#fresh(r, local, tryOnly);
+      throw err;
+    }
+    r.signal?.removeEventListener("abort", onAbort);
+    const received = performance.now();
+    if (r.signal?.aborted) {
+      // The grant raced the abort. The caller was told nothing yet, so undo it: end the
+      // session (a cancel may still be on its way and would hit an unlock statement).
+      await this.#abandon(entry, token !== null);
+      throw new AbortError(r.signal.reason);
+    }
+    if (token === null) {
+      await this.#abandon(entry);
+      if (tryOnly) return undefined;
+      throw await this.#timeoutError(r);
+    }
+    session.addHold(sent, received);
+    const lock = this.#hold(entry, r, Number(token), local);
+    entry.granted = true;
+    settle(entry);
+    return lock;
+  }
+
+  /**
+   * Drops an entry that never held anything for anyone (its acquire failed, timed out
+   * or was aborted). `granted`: the server granted it anyway, so the session must end.
+   */
+  async #abandon(entry: Entry, granted = false): Promise<void> {
+    entry.refs--;
+    entry.unsubscribe();
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    const { session } = entry;
+    if (granted || session.cancelled || !session.alive) {
+      await session.close({ reason: "closed", detail: "its acquire was abandoned" });
+    } else {
+      this.#pool.park(session);
+    }
+    markDone(entry);
+  }
+
+  #onLoss(entry: Entry, loss: Loss): void {
+    this.#unrecorded.delete(entry);
+    for (const lock of entry.holds) lock.lose(loss);
+    entry.holds.clear();
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    markDone(entry);
+  }
+
+  checkLease(lock: RemoteLock): boolean {
+    const entry = lock.hold as Entry | undefined;
+    if (entry === undefined) return false;
+    return entry.session.checkDeadline();
+  }
+
+  async releaseHold(lock: RemoteLock): Promise<Loss | undefined> {
+    const entry = lock.hold as Entry | undefined;
+    lock.hold = undefined;
+    if (entry === undefined || !entry.holds.delete(lock)) return undefined;
+    const { session } = entry;
+    if (session.loss !== undefined) return session.loss;
+    entry.refs--;
+    session.removeHold();
+    if (entry.refs > 0) return undefined;
+    return this.#unlock(entry);
+  }
+
+  /** A failed or refused join may have been the last reference. */
+  #maybeUnlock(entry: Entry): void {
+    if (entry.refs === 0 && !entry.unlocking && entry.session.alive) void this.#unlock(entry);
+  }
+
+  async #unlock(entry: Entry): Promise<Loss | undefined> {
+    entry.unlocking = true;
+    this.#unrecorded.delete(entry);
+    const { session } = entry;
+    let loss: Loss | undefined;
+    try {
+      const q = this.#sql.unlock(entry.mode, entry.key, entry.recorded);
+      const ok = (await session.query(q)).rows[0].ok;
+      if (ok !== true) {
+        loss = {
+          reason: "not-held",
+          detail: "the server said this session did not hold it at release",
+        };
+      }
+    } catch (err) {
+      loss = session.loss ?? {
+        reason: "connection-ended",
+        detail: `the release failed (${(err as Error).message})`,
+        cause: err,
+      };
+    }
+    entry.unsubscribe();
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    if (loss === undefined && session.alive && !session.cancelled) this.#pool.park(session);
+    else session.lose(loss ?? { reason: "closed", detail: "its session was closed" });
+    markDone(entry);
+    return loss;
+  }
+}
