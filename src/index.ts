@@ -79,6 +79,19 @@ export type { Releaser } from "./internal/permit.js";
 export type { WriteReleaser } from "./internal/rw-handles.js";
 export { KeyedMutex } from "./keyed-mutex.js";
 export { KeyedRWLock } from "./keyed-rw-lock.js";
+export {
+  type Lock,
+  type LockGrantedCallback,
+  type LockInfo,
+  LockManager,
+  type LockManagerLike,
+  type LockManagerOptions,
+  type LockManagerSnapshot,
+  type LockMode,
+  type LockRequestOptions,
+  LockStealError,
+  NotSupportedError,
+} from "./locks/index.js";
 export { Mutex } from "./mutex.js";
 export { isProcessAlive, processStartTime } from "./process/index.js";
 export { RWLock } from "./rw-lock.js";

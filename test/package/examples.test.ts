@@ -185,3 +185,22 @@ describe("examples/demo: parallel agent sessions, the naive way and with interlo
     expect(r.leftovers.filter((n) => n.startsWith("interlock-"))).toEqual([]);
   });
 });
+
+describe("examples/deploy-once.ts", () => {
+  it("prints exactly its documented Output block and removes its temp dir", async () => {
+    const r = await runExample("deploy-once.ts");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(documentedOutput(join(examples, "deploy-once.ts")));
+    expect(r.leftovers.filter((n) => n.startsWith("interlock-deploy-demo-"))).toEqual([]);
+  });
+
+  it("documents the skipped deploy, the waiter seen from another process, and nothing after SIGKILL", () => {
+    const output = documentedOutput(join(examples, "deploy-once.ts"));
+    expect(output).toMatch(/ifAvailable\):\n {2}skipped\n/);
+    expect(output).toMatch(/pending: deploy:production exclusive, deploy v2\.4\.3 by c\n/);
+    expect(output).toMatch(
+      /SIGKILLed mid-deploy; query\(\):\n {2}held: {4}\(none\)\n {2}pending: \(none\)/,
+    );
+    expect(output).toMatch(/tokens rose with every grant: true/);
+  });
+});
