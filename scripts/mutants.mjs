@@ -238,7 +238,7 @@ const mutants = [
   {
     name: "file locks: a released holder's record is not marked released (stale record)",
     file: "src/file-lock/kernel.ts",
-    from: "      futimesSync(fd, Date.now() / 1000, RELEASED_MARK_S);",
+    from: "      futimesSync(fd, RELEASED_MARK_S, RELEASED_MARK_S);",
     to: "      futimesSync(fd, Date.now() / 1000, Date.now() / 1000);",
     tests: ["test/file-lock/read-lock-holder.test.ts"],
   },

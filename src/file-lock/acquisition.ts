@@ -41,9 +41,15 @@ export interface Request {
 /** A path replaced this many times in a row counts as busy, so a loop replacing it cannot hold us. */
 const MAX_REPLACED = 8;
 
-function retrying(step: () => number): number {
+/** One lock step, retried at once while the file turns out replaced (bounded). */
+function retrying(
+  step: (fsx: FsExt, e: Entry, flags: "exnb" | "shnb") => number,
+  fsx: FsExt,
+  e: Entry,
+  flags: "exnb" | "shnb",
+): number {
   for (let i = 0; ; i++) {
-    const s = step();
+    const s = step(fsx, e, flags);
     if (s !== REPLACED) return s;
     if (i >= MAX_REPLACED) return BUSY;
   }
@@ -94,16 +100,16 @@ export class Acquisition {
   #tryExclusive(mayWait: boolean): FileLockHandle | undefined {
     const fsx = this.#fsx;
     const e = this.#entry;
-    if (retrying(() => lockMain(fsx, e, "exnb")) === LOCKED) return this.#grant();
+    if (retrying(lockMain, fsx, e, "exnb") === LOCKED) return this.#grant();
     if (!mayWait) return undefined;
     if (!this.#gateHeld) {
-      if (retrying(() => lockGate(fsx, e)) !== LOCKED) {
+      if (retrying(lockGate, fsx, e, "exnb") !== LOCKED) {
         this.#stage = "gate";
         return undefined;
       }
       this.#gateHeld = true;
       // The holder may have left while we took the gate.
-      if (retrying(() => lockMain(fsx, e, "exnb")) === LOCKED) return this.#grant();
+      if (retrying(lockMain, fsx, e, "exnb") === LOCKED) return this.#grant();
     }
     this.#stage = "main";
     return undefined;
@@ -120,13 +126,13 @@ export class Acquisition {
       }
     }
     if (!this.#gateHeld) {
-      if (retrying(() => lockGate(fsx, e)) !== LOCKED) {
+      if (retrying(lockGate, fsx, e, "exnb") !== LOCKED) {
         this.#stage = "gate";
         return undefined;
       }
       this.#gateHeld = true;
     }
-    if (e.shared === 0 && retrying(() => lockMain(fsx, e, "shnb")) !== LOCKED) {
+    if (e.shared === 0 && retrying(lockMain, fsx, e, "shnb") !== LOCKED) {
       this.#stage = "main";
       return undefined;
     }

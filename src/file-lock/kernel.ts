@@ -57,8 +57,8 @@ export function lockMain(fsx: FsExt, e: Entry, flags: "exnb" | "shnb"): number {
   return REPLACED;
 }
 
-/** As {@link lockMain}, for the writer gate (always exclusive). */
-export function lockGate(fsx: FsExt, e: Entry): number {
+/** As {@link lockMain}, for the writer gate (always exclusive; `flags` is for symmetry). */
+export function lockGate(fsx: FsExt, e: Entry, _flags?: "exnb" | "shnb"): number {
   const gate = gateFile(e);
   if (!tryFlock(fsx, gate.fd, "exnb")) return BUSY;
   if (stillNamed(e.gatePath, gate)) return LOCKED;
@@ -130,7 +130,7 @@ export function releaseExclusive(fsx: FsExt, e: Entry, s: Stamp): void {
   let marked = false;
   if (s.token !== undefined) {
     try {
-      futimesSync(fd, Date.now() / 1000, RELEASED_MARK_S);
+      futimesSync(fd, RELEASED_MARK_S, RELEASED_MARK_S);
       marked = true;
     } catch {
       // Then overwrite the record with the bare token instead.
