@@ -108,7 +108,8 @@ function localTry(r: Request): Releaser | undefined {
  * - An exclusive holder writes a JSON holder record into the file
  *   (`{token, pid, hostname, processStartTime, acquiredAt, ...holder}`), read by
  *   {@link readLockHolder} and named in other waiters' timeout messages. Its release
- *   overwrites the record with the bare token, so a released holder is never named.
+ *   marks the record released (the file's mtime set to a 1970 marker), so a released
+ *   holder is never named.
  * - Every grant carries a fencing token ({@link FileLockHandle.token}), strictly greater
  *   than every earlier grant's token of this file, kept in the file across processes
  *   and restarts.
