@@ -5,8 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { acquireFileLock } from "../src/file-lock/index.js";
-import { LockManager } from "../src/locks/index.js";
+import { acquireFileLock, LockManager } from "interlock";
 import { compare, printTable, type Row } from "./lib.js";
 import { median } from "./loop.js";
 
