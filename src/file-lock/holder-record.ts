@@ -1,6 +1,6 @@
 import { fstatSync, ftruncateSync, readSync, writeSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { describe } from "../internal/describe.js";
+import { holderJson } from "../internal/holder-json.js";
 import { isProcessAlive, processStartTime } from "../process/index.js";
 import { RELEASED_BELOW_MS } from "./lock-file.js";
 
@@ -62,33 +62,8 @@ export function hostname(): string {
  * the members as a JSON fragment to append after our own fields ("" for none).
  */
 export function serializeHolder(holder: unknown): string {
-  if (holder === undefined) return "";
-  if (typeof holder !== "object" || holder === null || Array.isArray(holder)) {
-    throw new TypeError(
-      `Expected \`holder\` to be a plain object of JSON values, e.g. \`{ purpose: "deploy" }\`, got ${describe(holder)}`,
-    );
-  }
-  for (const key of RESERVED_KEYS) {
-    if (Object.hasOwn(holder, key)) {
-      throw new TypeError(
-        `\`holder.${key}\` is written by interlock itself; use another name for your field`,
-      );
-    }
-  }
-  let json: string;
-  try {
-    json = JSON.stringify(holder);
-  } catch (err) {
-    throw new TypeError(
-      `Expected \`holder\` to be serializable as JSON: ${(err as Error).message}`,
-    );
-  }
-  if (json.length > MAX_RECORD_BYTES / 2) {
-    throw new RangeError(
-      `\`holder\` serializes to ${json.length} characters; keep it under ${MAX_RECORD_BYTES / 2} (it is a label, not storage)`,
-    );
-  }
-  return json === "{}" ? "" : `,${json.slice(1, -1)}`;
+  const json = holderJson(holder, RESERVED_KEYS, MAX_RECORD_BYTES / 2);
+  return json === undefined || json === "{}" ? "" : `,${json.slice(1, -1)}`;
 }
 
 // Our fields after the token never change within a process: built once.

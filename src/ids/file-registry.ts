@@ -4,9 +4,9 @@ import { describe } from "../internal/describe.js";
 import { validateOptions } from "../internal/options.js";
 import { choose, place, type Request } from "./claim-choice.js";
 import { ReservationLostError } from "./errors.js";
-import { type EntryOps, RegistryPendingEntry } from "./file-pending-entry.js";
 import { checkJsonData } from "./json-data.js";
 import { type IdFormat, validateFormat, validateId, validateRange } from "./naming.js";
+import { type EntryOps, RegistryPendingEntry } from "./pending-entry.js";
 import { describeHolder, dropAbandoned, isAbandoned } from "./reclaim.js";
 import {
   checkState,

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { AbortError } from "../errors.js";
 import { type FileLockHandle, tryAcquireFileLock } from "../file-lock/index.js";
 import { describe } from "../internal/describe.js";
+import { holderJson } from "../internal/holder-json.js";
 import { validateOptions } from "../internal/options.js";
 import { type Client, client, type NameQueue, queuesOf } from "./client.js";
 import { LockStealError, NotSupportedError } from "./errors.js";
@@ -98,27 +99,9 @@ function checkFlag(value: unknown, what: string): boolean {
 }
 
 function checkHolder(holder: unknown): Record<string, unknown> | undefined {
-  if (holder === undefined) return undefined;
-  if (typeof holder !== "object" || holder === null || Array.isArray(holder)) {
-    throw new TypeError(
-      `Expected \`holder\` to be a plain object of JSON values, e.g. { purpose: "deploy" }, got ${describe(holder)}`,
-    );
-  }
-  let json: string;
-  try {
-    json = JSON.stringify(holder);
-  } catch (err) {
-    throw new TypeError(
-      `Expected \`holder\` to be serializable as JSON: ${(err as Error).message}`,
-    );
-  }
-  if (json.length > MAX_HOLDER_JSON) {
-    throw new RangeError(
-      `\`holder\` serializes to ${json.length} characters; keep it under ${MAX_HOLDER_JSON} (it is a label, not storage)`,
-    );
-  }
+  const json = holderJson(holder, [], MAX_HOLDER_JSON);
   // A copy: what query() reports is what was true when the request was made.
-  return JSON.parse(json) as Record<string, unknown>;
+  return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
 }
 
 function parseOptions(options: unknown): Parsed {

@@ -3,7 +3,7 @@
 // (token, since when, the `holder` fields), how `readLockHolder` reads them back next to
 // pg_locks, and the timeout message built from them.
 import { LockTimeoutError } from "../errors.js";
-import { describe } from "../internal/describe.js";
+import { holderJson } from "../internal/holder-json.js";
 import type { BackendContext } from "./context.js";
 import type { LockRequest } from "./lock-table.js";
 import type { RemoteLockMode } from "./remote-lock.js";
@@ -46,33 +46,7 @@ export const RESERVED = [
 
 /** The `holder` option as the JSON text a grant stores. @internal */
 export function serializeHolder(holder: unknown): string | null {
-  if (holder === undefined) return null;
-  if (typeof holder !== "object" || holder === null || Array.isArray(holder)) {
-    throw new TypeError(
-      `Expected \`holder\` to be a plain object of JSON values, e.g. \`{ purpose: "deploy" }\`, got ${describe(holder)}`,
-    );
-  }
-  for (const key of RESERVED) {
-    if (Object.hasOwn(holder, key)) {
-      throw new TypeError(
-        `\`holder.${key}\` is written by interlock itself; use another name for your field`,
-      );
-    }
-  }
-  let json: string;
-  try {
-    json = JSON.stringify(holder);
-  } catch (err) {
-    throw new TypeError(
-      `Expected \`holder\` to be serializable as JSON: ${(err as Error).message}`,
-    );
-  }
-  if (json.length > 4096) {
-    throw new RangeError(
-      `\`holder\` serializes to ${json.length} characters; keep it under 4096 (it is a label, not storage)`,
-    );
-  }
-  return json;
+  return holderJson(holder, RESERVED, 4096) ?? null;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { LockTimeoutError } from "../errors.js";
 import { checkJsonData } from "../ids/json-data.js";
+import { RegistryPendingEntry } from "../ids/pending-entry.js";
 import { describe } from "../internal/describe.js";
 import { validateOptions } from "../internal/options.js";
 import { type BackendContext, type TxQuery, transaction } from "./context.js";
-import { PgPendingEntry, type RegistryRow, toEntry } from "./registry-entry.js";
+import { type RegistryRow, toEntry } from "./registry-entry.js";
 import {
   defaultFormat,
   describeHolder,
@@ -194,7 +195,7 @@ export class PostgresRegistry<D = unknown> implements Registry<D> {
         );
       },
     );
-    return new PgPendingEntry<D>(
+    return new RegistryPendingEntry<D>(
       {
         commit: (entryId, claim, value) => this.#commit(entryId, claim, value),
         abort: (entryId, claim) => this.#abort(entryId, claim),

@@ -2,15 +2,20 @@ import { ReservationLostError } from "./errors.js";
 import { checkJsonData } from "./json-data.js";
 import type { PendingEntry, RegistryEntry } from "./types.js";
 
-/** What a pending entry asks of its registry: the two short lock sections. @internal */
+/**
+ * What a pending entry asks of its registry: a commit and an abort, each a
+ * compare-and-set on the entry's claim token (two short lock sections for a
+ * FileRegistry, two statements for the PostgreSQL registry). @internal
+ */
 export interface EntryOps<D> {
   commit(id: string, token: string, data: { value: D } | undefined): Promise<RegistryEntry<D>>;
   abort(id: string, token: string): Promise<void>;
 }
 
 /**
- * The handle `FileRegistry.reserve` returns. It holds no lock and no descriptor, only
- * the claim token; commit and abort each take the registry's lock briefly.
+ * The handle a registry's `reserve` returns (FileRegistry and the PostgreSQL registry
+ * alike). It holds no lock, no descriptor and no connection, only the claim token;
+ * commit and abort each go to the registry briefly.
  * @internal
  */
 export class RegistryPendingEntry<D> implements PendingEntry<D> {
@@ -42,8 +47,8 @@ export class RegistryPendingEntry<D> implements PendingEntry<D> {
       data === undefined ? undefined : { value: data },
     );
     this.#committing = p;
-    // A commit that failed for another reason (a lock timeout, a full disk) left the
-    // entry pending: it may be tried again, or aborted.
+    // A commit that failed for another reason (a lock timeout, a full disk, a lost
+    // connection) left the entry pending: it may be tried again, or aborted.
     p.catch((err) => {
       if (!(err instanceof ReservationLostError) && this.#committing === p) {
         this.#committing = undefined;
