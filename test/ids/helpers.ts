@@ -1,10 +1,7 @@
-import { type ChildProcess, fork } from "node:child_process";
-import { once } from "node:events";
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
-import { afterEach } from "vitest";
 import { StateFile } from "../../src/atomic/index.js";
 import { processStartTime } from "../../src/process/index.js";
+import { IpcChild, type Reply } from "../helpers/ipc-child.js";
 
 /** A stored entry as the file holds it (the public fields plus the claim token). */
 export interface RawEntry {
@@ -88,75 +85,19 @@ export function liveOwner(pid = process.pid) {
 /** An owner on another host: its liveness cannot be checked from here. */
 export const foreignOwner = () => ({ pid: 4242, hostname: "elsewhere.invalid" });
 
-export interface Reply {
-  ok: boolean;
-  [key: string]: any;
-}
-
 /**
  * A child running test/fixtures/ids-registry-child.ts, driven one command at a time
  * over IPC, so a test knows exactly when the child holds a pending entry.
  */
-export class RegistryChild {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<unknown>;
-  #replies: Reply[] = [];
-  #waiting: ((r: Reply) => void)[] = [];
-
-  private constructor(proc: ChildProcess) {
-    this.proc = proc;
-    this.exited = once(proc, "exit");
-    proc.on("message", (m: Reply) => {
-      const w = this.#waiting.shift();
-      if (w) w(m);
-      else this.#replies.push(m);
-    });
-  }
-
-  static async start(path: string): Promise<RegistryChild> {
-    const proc = fork(
-      fileURLToPath(new URL("../fixtures/ids-registry-child.ts", import.meta.url)),
-      [path],
-      { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] },
-    );
-    const child = new RegistryChild(proc);
-    children.add(child);
-    const ready = await child.next();
-    if (!ready.ready) throw new Error(`child did not start: ${JSON.stringify(ready)}`);
-    return child;
-  }
-
-  get pid(): number {
-    return this.proc.pid!;
-  }
-
-  next(): Promise<Reply> {
-    const r = this.#replies.shift();
-    if (r) return Promise.resolve(r);
-    return new Promise((resolve, reject) => {
-      this.#waiting.push(resolve);
-      this.exited.then(() => reject(new Error("child exited before replying")));
-    });
+export class RegistryChild extends IpcChild {
+  static start(path: string): Promise<RegistryChild> {
+    return IpcChild.launch((proc) => new RegistryChild(proc), "ids-registry-child", [path]);
   }
 
   /** Sends a command and waits for its reply; a failed command rejects. */
-  async request(cmd: object): Promise<Reply> {
-    this.proc.send(cmd);
-    const r = await this.next();
+  override async request(cmd: object): Promise<Reply> {
+    const r = await super.request(cmd);
     if (!r.ok) throw Object.assign(new Error(`child: ${r.message}`), r);
     return r;
   }
-
-  async kill(): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) {
-      this.proc.kill("SIGKILL");
-      await this.exited;
-    }
-  }
 }
-
-const children = new Set<RegistryChild>();
-afterEach(async () => {
-  await Promise.all([...children].map((c) => c.kill()));
-  children.clear();
-});
