@@ -79,14 +79,14 @@ const mutants = [
     file: "src/file-lock/load-fs-ext.ts",
     from: "    const req = createRequire(import.meta.url);",
     to: '    const req = typeof require === "function" ? require : createRequire(import.meta.url);',
-    tests: ["test/package"],
+    tests: ["test/package/package.test.ts"],
   },
   {
     name: "each build keeps its own process-wide state (dual-package hazard, package tier)",
     file: "src/internal/process-state.ts",
     from: "  if (!(name in s)) s[name] = make();",
     to: "  if (!(name in s) || true) return make();",
-    tests: ["test/package"],
+    tests: ["test/package/package.test.ts"],
   },
   // --- ids (issue 9) ---
   {
@@ -563,13 +563,16 @@ for (const m of selected) {
     const r = spawnSync("npx", ["vitest", "run", "--typecheck.enabled=false", ...tests], {
       cwd: dir,
       encoding: "utf8",
-      timeout: 120_000,
+      // The package tier builds, packs, installs and starts a server first: minutes.
+      timeout: m.timeoutMs ?? (tests.some((t) => t.startsWith("test/package")) ? 900_000 : 300_000),
     });
     const failed = (r.stdout + r.stderr).match(/Tests\s+.*?(\d+) failed/)?.[1];
-    const killed = r.status !== 0;
+    // A run cut short by the timeout proves nothing: it is reported, not counted as killed.
+    const timedOut = r.error !== undefined || r.signal !== null;
+    const killed = !timedOut && r.status !== 0;
     if (!killed) survived++;
     console.log(
-      `${killed ? "killed  " : "SURVIVED"}  ${m.name}${failed ? ` (${failed} tests failed)` : ""}`,
+      `${timedOut ? "TIMEOUT " : killed ? "killed  " : "SURVIVED"}  ${m.name}${failed ? ` (${failed} tests failed)` : ""}`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
