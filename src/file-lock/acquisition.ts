@@ -1,5 +1,6 @@
 // One acquisition of a file lock, from the in-process grant to the kernel grant: the
 // synchronous fast path, and the wait (writer gate, then lock file) when it is busy.
+import { fstatSync } from "node:fs";
 import { AbortError, hasCode } from "../errors.js";
 import type { Releaser } from "../internal/permit.js";
 import { processWide } from "../internal/process-state.js";
@@ -20,6 +21,7 @@ import {
   unlockGate,
 } from "./kernel.js";
 import type { FsExt } from "./load-fs-ext.js";
+import { RELEASED_BELOW_MS } from "./lock-file.js";
 import { Wake } from "./wake.js";
 
 // Every acquire of one path in this process queues here first, so only the head of
@@ -37,6 +39,9 @@ export interface Request {
   /** The caller's `holder` fields as a JSON fragment ("" for none). */
   holder: string;
 }
+
+/** How soon a waiter that caught a release between its mark and its unlock looks again. */
+const SOON_MS = 0.5;
 
 /** A path replaced this many times in a row counts as busy, so a loop replacing it cannot hold us. */
 const MAX_REPLACED = 8;
@@ -205,7 +210,7 @@ export class Acquisition {
           // watch would otherwise go unnoticed until the next poll.
           this.#watch(signal);
         } else {
-          await this.#wake!.next(left);
+          await this.#wake!.next(left, this.#releasing() ? SOON_MS : undefined);
         }
         const handle = this.trySync(true);
         if (handle !== undefined) return handle;
@@ -213,6 +218,22 @@ export class Acquisition {
     } catch (err) {
       this.abandon();
       throw err;
+    }
+  }
+
+  /**
+   * Whether the change that woke us was an exclusive holder's release caught between
+   * its mark and its unlock (the mark comes first, see kernel.ts): then look again
+   * soon rather than at the next poll. Any other change (a new holder's record) means
+   * the lock is simply taken.
+   */
+  #releasing(): boolean {
+    const file = this.#entry.file;
+    if (this.#stage !== "main" || file === undefined || !this.#wake!.woke) return false;
+    try {
+      return fstatSync(file.fd).mtimeMs < RELEASED_BELOW_MS;
+    } catch {
+      return false;
     }
   }
 

@@ -3,9 +3,6 @@ import { type AbortSubscriber, subscribe, unsubscribe } from "../internal/abort-
 import { BACKOFF, jitter, nextUpper } from "./backoff.js";
 import type { FileWatch } from "./file-watch.js";
 
-/** How soon a waiter woken by a change looks again, if the lock was still taken. */
-const BURST_MS = 0.5;
-
 /**
  * How a waiter learns that a lock file may have been released: every release writes to
  * the file (or touches it), so a watch on it (inotify on Linux, kqueue on macOS, through
@@ -23,12 +20,8 @@ export class Wake implements AbortSubscriber {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** A change arrived while no one was waiting: the next wait returns at once. */
   #changed = false;
-  /**
-   * Quick second looks left after a change: a release writes, then unlocks a syscall
-   * later; a waiter that woke in between (its releaser preempted) looks again soon
-   * instead of at its next poll.
-   */
-  #burst = 0;
+  /** Whether the last wait ended with a change (rather than a poll). */
+  #woke = false;
   #upper = BACKOFF.firstMs;
   readonly #started = performance.now();
 
@@ -39,23 +32,28 @@ export class Wake implements AbortSubscriber {
     if (signal !== undefined) subscribe(signal, this);
   }
 
+  /** Whether the last wait ended with a change to the file (rather than a poll). */
+  get woke(): boolean {
+    return this.#woke;
+  }
+
   /**
    * Waits for a change to the file, or for the next poll (jittered backoff, longer while
-   * the watch works), at most `maxMs`. Rejects with `AbortError` when the signal aborts.
+   * the watch works), at most `maxMs`, and at most `soonMs` when given (a second look
+   * soon after a release seen in the middle). Rejects with `AbortError` when the signal
+   * aborts.
    */
-  next(maxMs: number): Promise<void> {
+  next(maxMs: number, soonMs?: number): Promise<void> {
     if (this.#signal?.aborted) return Promise.reject(new AbortError(this.#signal.reason));
     if (this.#changed) {
       this.#changed = false;
+      this.#woke = true;
       return Promise.resolve();
     }
     const waited = performance.now() - this.#started;
     let delay = jitter(this.#upper);
     this.#upper = nextUpper(this.#upper, waited, this.#watch.working);
-    if (this.#burst > 0) {
-      this.#burst--;
-      delay = Math.min(delay, BURST_MS);
-    }
+    if (soonMs !== undefined && delay > soonMs) delay = soonMs;
     if (delay > maxMs) delay = Math.max(0, maxMs);
     return new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -65,12 +63,12 @@ export class Wake implements AbortSubscriber {
   }
 
   #fire(changed: boolean): void {
-    if (changed) this.#burst = 2;
     const resolve = this.#resolve;
     if (resolve === undefined) {
       if (changed) this.#changed = true;
       return;
     }
+    this.#woke = changed;
     this.#settle();
     resolve();
   }
