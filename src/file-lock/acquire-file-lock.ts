@@ -3,8 +3,8 @@ import { AbortError, hasCode } from "../errors.js";
 import { describe } from "../internal/describe.js";
 import { type AcquireOptions, validateOptions } from "../internal/options.js";
 import type { Releaser } from "../internal/permit.js";
-import type { KeyedRWLock } from "../keyed-rw-lock.js";
-import { Acquisition, local, type Request } from "./acquisition.js";
+import { Acquisition, type Request } from "./acquisition.js";
+import { type Entry, enter, leave } from "./entry.js";
 import { FileLockPathError } from "./errors.js";
 import type { FileLockHandle, FileLockMode } from "./file-lock-handle.js";
 import { timeoutError } from "./holder-message.js";
@@ -91,8 +91,8 @@ function absolute(path: string): string {
   return path.charCodeAt(0) === 0x2f && !NEEDS_RESOLVE.test(path.slice(1)) ? path : resolve(path);
 }
 
-function localTry(r: Request): Releaser | undefined {
-  return r.exclusive ? local.tryWriteLock(r.path) : local.tryReadLock(r.path);
+function localTry(r: Request, e: Entry): Releaser | undefined {
+  return r.exclusive ? e.local.tryWriteLock() : e.local.tryReadLock();
 }
 
 /**
@@ -125,7 +125,7 @@ function localTry(r: Request): Releaser | undefined {
  *   (`config.json.lock`), not your data file.
  *
  * **Fairness:** acquirers of one path inside this process queue FIFO (by absolute
- * path) on an in-process {@link KeyedRWLock}; only the head of that queue (the readers
+ * path) on an in-process {@link RWLock}; only the head of that queue (the readers
  * at its head, in shared mode) touches the kernel. Across processes, writers are never
  * starved by readers: an exclusive request that finds the file busy holds the writer
  * gate while it waits, and no shared request of any process gets past the gate meanwhile,
@@ -199,36 +199,39 @@ export function acquireFileLock(path: string, options?: FileLockOptions): Promis
   if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
   const timeoutMs = options?.timeoutMs;
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  const localLock = localTry(r);
+  const e = enter(r.path);
+  const localLock = localTry(r, e);
   if (localLock === undefined) {
     if (timeoutMs === 0) {
-      return Promise.reject(timeoutError(fsx, r.path, r.exclusive, local, "local", 0));
+      const err = timeoutError(fsx, r.path, r.exclusive, e.local.readers, "local", 0);
+      leave(e);
+      return Promise.reject(err);
     }
-    return waitLocal(fsx, r, signal, deadline, timeoutMs);
+    return waitLocal(fsx, r, e, signal, deadline, timeoutMs);
   }
-  return kernel(fsx, r, localLock, signal, deadline, timeoutMs);
+  return kernel(fsx, r, e, localLock, signal, deadline, timeoutMs);
 }
 
 /** The kernel side, synchronous when the file is free. */
 function kernel(
   fsx: FsExt,
   r: Request,
+  e: Entry,
   localLock: Releaser,
   signal: AbortSignal | undefined,
   deadline: number | undefined,
   timeoutMs: number | undefined,
 ): Promise<FileLockHandle> {
-  let a: Acquisition;
+  const a = new Acquisition(fsx, r, e, localLock);
   let handle: FileLockHandle | undefined;
   try {
-    a = new Acquisition(fsx, r, localLock);
     handle = a.trySync(true);
   } catch (err) {
     return Promise.reject(err);
   }
   if (handle !== undefined) return Promise.resolve(handle);
   if (timeoutMs === 0) {
-    const err = timeoutError(fsx, r.path, r.exclusive, local, "main", 0);
+    const err = timeoutError(fsx, r.path, r.exclusive, e.local.readers, "main", 0);
     a.abandon();
     return Promise.reject(err);
   }
@@ -238,6 +241,7 @@ function kernel(
 async function waitLocal(
   fsx: FsExt,
   r: Request,
+  e: Entry,
   signal: AbortSignal | undefined,
   deadline: number | undefined,
   timeoutMs: number | undefined,
@@ -246,20 +250,23 @@ async function waitLocal(
   const waitOptions = { signal, timeoutMs };
   try {
     localLock = await (r.exclusive
-      ? local.writeLock(r.path, waitOptions)
-      : local.readLock(r.path, waitOptions));
+      ? e.local.writeLock(waitOptions)
+      : e.local.readLock(waitOptions));
   } catch (err) {
+    const readers = e.local.readers;
+    leave(e);
     // By code, not class: the queue may belong to the other build (process-state.ts).
     if (hasCode(err, "ELOCKTIMEOUT")) {
-      throw timeoutError(fsx, r.path, r.exclusive, local, "local", timeoutMs!);
+      throw timeoutError(fsx, r.path, r.exclusive, readers, "local", timeoutMs!);
     }
     throw err;
   }
   if (signal?.aborted) {
     localLock.release();
+    leave(e);
     throw new AbortError(signal.reason);
   }
-  return kernel(fsx, r, localLock, signal, deadline, timeoutMs);
+  return kernel(fsx, r, e, localLock, signal, deadline, timeoutMs);
 }
 
 /**
@@ -299,12 +306,15 @@ export function tryAcquireFileLock(
   } catch (err) {
     return Promise.reject(err);
   }
-  const localLock = localTry(r);
-  if (localLock === undefined) return Promise.resolve(undefined);
-  let a: Acquisition;
+  const e = enter(r.path);
+  const localLock = localTry(r, e);
+  if (localLock === undefined) {
+    leave(e);
+    return Promise.resolve(undefined);
+  }
+  const a = new Acquisition(fsx, r, e, localLock);
   let handle: FileLockHandle | undefined;
   try {
-    a = new Acquisition(fsx, r, localLock);
     handle = a.trySync(false);
   } catch (err) {
     return Promise.reject(err);
@@ -350,9 +360,4 @@ async function runWithLock<T>(
   } finally {
     await lock.release();
   }
-}
-
-/** @internal The in-process queue of file locks, for tests and the lock manager. */
-export function fileLockQueue(): KeyedRWLock<string> {
-  return local;
 }

@@ -3,9 +3,7 @@
 import { fstatSync } from "node:fs";
 import { AbortError, hasCode } from "../errors.js";
 import type { Releaser } from "../internal/permit.js";
-import { processWide } from "../internal/process-state.js";
-import { KeyedRWLock } from "../keyed-rw-lock.js";
-import { type Entry, enter, leave, watchOf } from "./entry.js";
+import { type Entry, leave, watchOf } from "./entry.js";
 import { FileLock, type FileLockHandle } from "./file-lock-handle.js";
 import { type Stage, timeoutError } from "./holder-message.js";
 import { buildRecord } from "./holder-record.js";
@@ -23,14 +21,6 @@ import {
 import type { FsExt } from "./load-fs-ext.js";
 import { RELEASED_BELOW_MS } from "./lock-file.js";
 import { Wake } from "./wake.js";
-
-// Every acquire of one path in this process queues here first, so only the head of
-// the queue (the readers at its head, in shared mode) touches the kernel, and in-process
-// order is FIFO. Keyed by the absolute path; two spellings of one file through a
-// symlinked directory get two queues, and still exclude each other in the kernel,
-// because flock locks of two descriptors conflict even within one process. One queue
-// per process, even with both builds of interlock loaded (see process-state.ts).
-export const local = processWide("fileLockQueue", () => new KeyedRWLock<string>());
 
 /** A validated acquire request. */
 export interface Request {
@@ -81,11 +71,12 @@ export class Acquisition {
   #wake: Wake | undefined;
   #waking: unknown;
 
-  constructor(fsx: FsExt, r: Request, localLock: Releaser) {
+  /** For a caller that entered `entry` and holds its in-process lock. */
+  constructor(fsx: FsExt, r: Request, entry: Entry, localLock: Releaser) {
     this.#fsx = fsx;
     this.#r = r;
     this.#local = localLock;
-    this.#entry = enter(r.path);
+    this.#entry = entry;
   }
 
   /**
@@ -259,7 +250,14 @@ export class Acquisition {
   }
 
   #timeout(timeoutMs: number) {
-    return timeoutError(this.#fsx, this.#r.path, this.#r.exclusive, local, this.#stage, timeoutMs);
+    return timeoutError(
+      this.#fsx,
+      this.#r.path,
+      this.#r.exclusive,
+      this.#entry.local.readers,
+      this.#stage,
+      timeoutMs,
+    );
   }
 
   /** Gives back whatever this acquisition took. Idempotent. */

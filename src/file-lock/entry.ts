@@ -1,6 +1,7 @@
 import { closeSync, type Stats } from "node:fs";
 import { processWide } from "../internal/process-state.js";
 import { Mutex } from "../mutex.js";
+import { RWLock } from "../rw-lock.js";
 import { FileWatch } from "./file-watch.js";
 import { type OpenLockFile, openLockFile } from "./lock-file.js";
 
@@ -19,6 +20,13 @@ export interface Entry {
   gate: OpenLockFile | undefined;
   /** One party of this process at a time holds the gate (they share its descriptor). */
   readonly gateMutex: Mutex;
+  /**
+   * This process's FIFO queue for the path: every acquire queues here first, so only
+   * the head (the readers at its head, in shared mode) touches the kernel. It lives as
+   * long as the entry, which stays while anyone holds or waits (and a moment after), so
+   * the uncontended path allocates no queue.
+   */
+  readonly local: RWLock;
   /** Holders and waiters of this process using the entry; 0 = idle, may be closed. */
   users: number;
   /** Shared holders of this process; the kernel's shared lock is held while > 0. */
@@ -46,7 +54,10 @@ const entries = processWide("fileLockEntries", () => new Map<string, Entry>());
 const idle = processWide("fileLockIdle", () => new Set<Entry>());
 let sweeper: ReturnType<typeof setTimeout> | undefined;
 
-/** The entry for `path`, marked in use. Pair with {@link leave}. */
+/**
+ * The entry for `path`, marked in use (by a holder, or a waiter of this process, from
+ * the moment it queues). Pair with {@link leave}.
+ */
 export function enter(path: string): Entry {
   let e = entries.get(path);
   if (e === undefined) {
@@ -56,6 +67,7 @@ export function enter(path: string): Entry {
       file: undefined,
       gate: undefined,
       gateMutex: new Mutex(),
+      local: new RWLock(),
       users: 0,
       shared: 0,
       idleSince: 0,

@@ -1,6 +1,5 @@
 import { closeSync } from "node:fs";
 import { LockTimeoutError } from "../errors.js";
-import type { KeyedRWLock } from "../keyed-rw-lock.js";
 import { currentRecord, describeRecord } from "./holder-record.js";
 import { tryFlock, unlock } from "./kernel.js";
 import type { FsExt } from "./load-fs-ext.js";
@@ -18,11 +17,11 @@ export type Stage = "local" | "gate" | "main";
 export function describeHolder(
   fsx: FsExt,
   path: string,
-  local: KeyedRWLock<string>,
+  localReaders: number,
   stage: Stage,
 ): string {
-  if (stage === "local") {
-    if (local.readers(path) > 0) return `held in shared mode by this process (pid ${process.pid})`;
+  if (stage === "local" && localReaders > 0) {
+    return `held in shared mode by this process (pid ${process.pid})`;
   }
   if (stage === "gate") {
     return "another process is waiting for the exclusive lock ahead of this request (it holds the writer gate), and shared requests queue behind it";
@@ -51,13 +50,13 @@ export function timeoutError(
   fsx: FsExt,
   path: string,
   exclusive: boolean,
-  local: KeyedRWLock<string>,
+  localReaders: number,
   stage: Stage,
   timeoutMs: number,
 ): LockTimeoutError {
   const mode = exclusive ? "exclusive" : "shared";
   return new LockTimeoutError(
     timeoutMs,
-    `Timed out after ${timeoutMs} ms waiting for the ${mode} file lock ${path}: ${describeHolder(fsx, path, local, stage)}`,
+    `Timed out after ${timeoutMs} ms waiting for the ${mode} file lock ${path}: ${describeHolder(fsx, path, localReaders, stage)}`,
   );
 }
