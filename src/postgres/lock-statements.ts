@@ -29,8 +29,18 @@ export interface LockStatements {
     holder: string | null,
     heldForMs: number,
   ): pg.QueryConfig;
-  /** Makes sure this session has its row in the holders table. */
-  register(host: string, pid: number, startTime: number | undefined): pg.QueryConfig;
+  /**
+   * Makes sure this session has its row in the holders table, naming its client, and
+   * drops what an earlier session with the same backend pid left behind.
+   */
+  register(
+    host: string,
+    pid: number,
+    startTime: number | undefined,
+    client: string,
+  ): pg.QueryConfig;
+  /** Clears this session's record (a LockManager request's, left by an earlier hold). */
+  clearRecord(): pg.QueryConfig;
 }
 
 const MAX_LOCK_TIMEOUT = 2 ** 31 - 1;
@@ -82,15 +92,21 @@ export function lockStatements(schema: string): LockStatements {
     record: (key, name, mode, tokenValue, holder, heldForMs) => ({
       name: "interlock_record",
       text: `UPDATE ${s}.holders SET lock_key = $1::bigint, name = $2, mode = $3, token = $4::bigint,
-          holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000)
+          holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000), request = NULL
         WHERE backend_pid = pg_backend_pid()`,
       values: [key, name, mode, String(tokenValue), holder, heldForMs],
     }),
-    register: (host, pid, startTime) => ({
-      text: `INSERT INTO ${s}.holders (backend_pid, host, pid, start_time) VALUES (pg_backend_pid(), $1, $2, $3)
+    register: (host, pid, startTime, client) => ({
+      text: `WITH gone AS (DELETE FROM ${s}.lock_requests WHERE backend_pid = pg_backend_pid())
+        INSERT INTO ${s}.holders (backend_pid, host, pid, start_time, client) VALUES (pg_backend_pid(), $1, $2, $3, $4)
         ON CONFLICT (backend_pid) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,
-          start_time = EXCLUDED.start_time, lock_key = NULL, name = NULL, token = NULL, holder = NULL`,
-      values: [host, pid, startTime ?? null],
+          start_time = EXCLUDED.start_time, client = EXCLUDED.client, lock_key = NULL, name = NULL,
+          token = NULL, holder = NULL, request = NULL`,
+      values: [host, pid, startTime ?? null, client],
+    }),
+    clearRecord: () => ({
+      name: "interlock_clear_record",
+      text: `UPDATE ${s}.holders SET lock_key = NULL, request = NULL, token = NULL WHERE backend_pid = pg_backend_pid()`,
     }),
   };
 }

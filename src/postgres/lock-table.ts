@@ -17,9 +17,10 @@ import {
   type Unrecorded,
   waitBounded,
 } from "./lock-entry.js";
+import { type RequestTag, type TagStatements, tagStatements } from "./lock-manager-statements.js";
 import { type LockStatements, lockStatements, RECORD_AFTER_MS } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
-import { isConnectionError, type Loss } from "./session.js";
+import { isConnectionError, type LockSession, type Loss } from "./session.js";
 import { closedError, type SessionPool } from "./session-pool.js";
 
 const LOCK_TIMEOUT = "55P03";
@@ -35,12 +36,15 @@ export interface LockRequest {
   timeoutMs: number | undefined;
   /** `performance.now()` when the wait gives up; `Infinity` without `timeoutMs`. */
   deadline: number;
+  /** Set for a request of `backend.locks`: its session record or row names it. */
+  tag?: RequestTag | undefined;
 }
 
 export class LockTable implements HoldOwner {
   readonly #local = new KeyedRWLock<string>();
   readonly #entries = new Map<string, Entry>();
   readonly #sql: LockStatements;
+  readonly #tagSql: TagStatements;
   readonly #pool: SessionPool;
   readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
   readonly #closed: () => boolean;
@@ -51,8 +55,10 @@ export class LockTable implements HoldOwner {
     pool: SessionPool,
     timeoutError: (r: LockRequest) => Promise<LockTimeoutError>,
     closed: () => boolean,
+    owner: { hostname: string; pid: number },
   ) {
     this.#sql = lockStatements(schema);
+    this.#tagSql = tagStatements(schema, owner.hostname, owner.pid);
     this.#pool = pool;
     this.#timeoutError = timeoutError;
     this.#closed = closed;
@@ -168,7 +174,11 @@ export class LockTable implements HoldOwner {
     entry.refs++;
     let token: string | null;
     try {
-      const res = await entry.session.query(this.#sql.join(r.key));
+      const q =
+        r.tag === undefined
+          ? this.#sql.join(r.key)
+          : this.#tagSql.join(r.key, r.name, r.tag, r.holder);
+      const res = await entry.session.query(q);
       token = res.rows[0].token;
     } catch (err) {
       entry.refs--;
@@ -187,13 +197,25 @@ export class LockTable implements HoldOwner {
       return undefined;
     }
     entry.session.addHold(performance.now(), performance.now());
-    return this.#hold(entry, r, Number(token), local);
+    const lock = this.#hold(entry, r, Number(token), local);
+    if (r.tag !== undefined) {
+      r.tag.joined = true;
+      // Its row (written by the join) goes with its release.
+      (entry.joiners ??= new Map()).set(lock, r.tag);
+    }
+    return lock;
   }
 
   #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
     const lock = new RemoteLock(this, r.name, r.mode, token, local, entry);
     entry.holds.add(lock);
-    if (!entry.recorded && !this.#unrecorded.has(entry)) {
+    // A LockManager request's hold was recorded by the statement that granted it.
+    if (
+      r.tag === undefined &&
+      entry.tagged === undefined &&
+      !entry.recorded &&
+      !this.#unrecorded.has(entry)
+    ) {
       this.#unrecorded.set(entry, { lock, r, granted: performance.now() });
     }
     return lock;
@@ -214,6 +236,8 @@ export class LockTable implements HoldOwner {
       unsubscribe: () => {},
       unlocking: false,
       recorded: false,
+      tagged: undefined,
+      joiners: undefined,
       granted: false,
       onSettled: undefined,
     };
@@ -226,13 +250,26 @@ export class LockTable implements HoldOwner {
       void sendCancel(session.client);
     };
     r.signal?.addEventListener("abort", onAbort, { once: true });
-    const sent = performance.now();
+    let sent = performance.now();
     let token: string | null;
     try {
-      const query = useTry
-        ? this.#sql.tryLock(r.mode, r.key)
-        : this.#sql.lock(r.mode, r.key, timeLeft);
-      token = (await session.query(query)).rows[0].token;
+      if (r.tag !== undefined) {
+        r.tag.atServer = true;
+        token = await this.#tagged(session, r, useTry, (t) => {
+          sent = t;
+        });
+      } else {
+        if (session.tagged) {
+          // A LockManager record from an earlier hold of this session: clear it, or
+          // query() would take this request for that one.
+          await session.query(this.#sql.clearRecord());
+          session.tagged = false;
+        }
+        const query = useTry
+          ? this.#sql.tryLock(r.mode, r.key)
+          : this.#sql.lock(r.mode, r.key, timeLeft);
+        token = (await session.query(query)).rows[0].token;
+      }
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
       await this.#abandon(entry);
@@ -262,9 +299,37 @@ export class LockTable implements HoldOwner {
     }
     session.addHold(sent, received);
     const lock = this.#hold(entry, r, Number(token), local);
+    if (r.tag !== undefined) entry.tagged = lock;
     entry.granted = true;
     settle(entry);
     return lock;
+  }
+
+  /**
+   * The server side of a LockManager request (see lock-manager-statements.ts): a try
+   * that writes the session's record, then, if refused and allowed to wait, the wait.
+   * Returns the token, or `null` if not granted (refused try, or no time left).
+   */
+  async #tagged(
+    session: LockSession,
+    r: LockRequest,
+    tryOnly: boolean,
+    sending: (at: number) => void,
+  ): Promise<string | null> {
+    session.tagged = true;
+    const tried = await session.query(
+      this.#tagSql.tryLock(r.mode, r.key, r.name, r.tag!, r.holder),
+    );
+    const token: string | null = tried.rows[0].token;
+    if (token !== null || tryOnly) return token;
+    // Aborted while the try was out: a cancel request may be on its way; send nothing
+    // more on this session (the caller ends it).
+    if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+    const timeLeft = r.deadline - performance.now();
+    if (timeLeft <= 0) return null;
+    const at = performance.now();
+    sending(at);
+    return (await session.query(this.#tagSql.lock(r.mode, r.key, timeLeft))).rows[0].token;
   }
 
   /**
@@ -304,6 +369,25 @@ export class LockTable implements HoldOwner {
     if (entry === undefined || !entry.holds.delete(lock)) return undefined;
     const { session } = entry;
     if (session.loss !== undefined) return session.loss;
+    try {
+      const joiner = entry.joiners?.get(lock);
+      if (joiner !== undefined) {
+        entry.joiners!.delete(lock);
+        await session.query(this.#tagSql.deleteRow(joiner.client, joiner.seq));
+      } else if (entry.tagged === lock && entry.refs > 1) {
+        // Others still ride on this hold: the record must stop naming this request.
+        entry.tagged = undefined;
+        await session.query(this.#sql.clearRecord());
+      }
+    } catch (err) {
+      return (
+        session.loss ?? {
+          reason: "connection-ended",
+          detail: `the release failed (${(err as Error).message})`,
+          cause: err,
+        }
+      );
+    }
     entry.refs--;
     session.removeHold();
     if (entry.refs > 0) return undefined;
