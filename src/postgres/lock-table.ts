@@ -223,6 +223,7 @@ export class LockTable implements HoldOwner {
 
   /** Takes a session and asks the server for the lock (waiting in its FIFO queue). */
   async #fresh(r: LockRequest, local: Releaser, tryOnly: boolean): Promise<RemoteLock | undefined> {
+    if (r.tag !== undefined) r.tag.atServer = true;
     const session = this.#pool.takeIdle() ?? (await this.#pool.take(r.signal));
     const entry: Entry = {
       key: r.key,
@@ -254,7 +255,6 @@ export class LockTable implements HoldOwner {
     let token: string | null;
     try {
       if (r.tag !== undefined) {
-        r.tag.atServer = true;
         token = await this.#tagged(session, r, useTry, (t) => {
           sent = t;
         });
