@@ -83,7 +83,7 @@ export class ManagedRequest {
   /** The current attempt; replaced when a steal parks and re-issues it. */
   attempt: Promise<RemoteLock | undefined> | undefined = undefined;
   handle: RemoteLock | undefined = undefined;
-  /** Only requests queued behind another of ours get one (see start). */
+  /** Lets a steal take the request out of the queue (see start); not for a stealer. */
   park: AbortController | undefined = undefined;
   /** The last write of its lock_requests row (insert, then delete), if it has one. */
   row: Promise<void> | undefined = undefined;
@@ -185,10 +185,11 @@ function unwatch(req: ManagedRequest): void {
 /**
  * Starts the wait synchronously, so requests of one client reach the lock table's FIFO
  * queue in the order they were made. A stealer is not `parkable`: nothing of ours may
- * go before it.
+ * go before it. Every other request is, even alone: a grant takes a round trip, so a
+ * steal may find it still on its way to the server.
  */
 export function start(req: ManagedRequest, parkable = true): void {
-  if (parkable && req.q.requests.size > 1) {
+  if (parkable) {
     req.park = new AbortController();
     if (req.signal !== undefined) watch(req.signal, req);
   }
@@ -396,9 +397,8 @@ export function finish(req: ManagedRequest): Promise<void> | undefined {
 
 /**
  * Takes this client's waiters for `q` out of the lock table's queue (their attempts
- * reject with PARKED), so that a steal can reach the head. Returns them, in order, for
- * {@link resume}. Requests without a controller were alone when they started: they are
- * at the head already.
+ * reject with PARKED; one already on the server is cancelled there), so that a steal
+ * can reach the head. Returns them, in order, for {@link resume}.
  */
 export function park(q: NameQueue, except: ManagedRequest): ManagedRequest[] {
   const parked: ManagedRequest[] = [];

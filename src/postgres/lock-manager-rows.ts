@@ -11,6 +11,7 @@
 // lock, and a row of a request that is gone shows nowhere (query() believes a row only
 // while its client has a session on that lock in pg_locks).
 import type pg from "pg";
+import { storedName } from "./keys.js";
 import type { RemoteLockMode } from "./remote-lock.js";
 
 /** A waiting request as its row records it. */
@@ -100,6 +101,7 @@ export class RequestRows {
     // Connected first: the server's now() must be the moment the wait is measured.
     const c = await this.#pool.connect();
     const now = performance.now();
+    let failed: Error | undefined;
     try {
       await c.query({
         text: `INSERT INTO ${this.#s}.lock_requests (client, seq, key, name, mode, since, holder, host, pid)
@@ -113,14 +115,18 @@ export class RequestRows {
           this.#pid,
           rows.map((r) => r.seq),
           rows.map((r) => r.key),
-          rows.map((r) => r.name),
+          rows.map((r) => storedName(r.name)),
           rows.map((r) => r.mode),
           rows.map((r) => Math.max(0, now - r.started)),
           rows.map((r) => r.holder),
         ],
       });
+    } catch (err) {
+      failed = err as Error;
+      throw err;
     } finally {
-      c.release();
+      // A connection that failed is not given back to the pool.
+      c.release(failed);
     }
   }
 

@@ -19,7 +19,7 @@
 // (so other namespaces, and the registry's owner locks, never show), and hostname and
 // pid are the client process's.
 import type { LockInfo, LockManagerSnapshot } from "../locks/types.js";
-import { advisoryKey } from "./keys.js";
+import { advisoryKey, storedNameOf } from "./keys.js";
 import type { LockClient } from "./lock-manager-request.js";
 
 interface Found extends LockInfo {
@@ -114,16 +114,21 @@ export async function snapshot(client: LockClient, only?: string): Promise<LockM
     values: [onlyKey],
   });
   const keys = new Map<string, string>();
+  const keyOf = (name: string): string => {
+    let key = keys.get(name);
+    if (key === undefined) keys.set(name, (key = advisoryKey("lock", ctx.namespace, name)));
+    return key;
+  };
   for (const row of rows) {
     // Ours come from memory (an acquireLock hold of this backend has no request: shown).
     if (row.client === clientId && row.seq !== null) continue;
-    let key = keys.get(row.name);
-    if (key === undefined) keys.set(row.name, (key = advisoryKey("lock", ctx.namespace, row.name)));
-    if (key !== row.key) continue;
+    // Other namespaces' names and the registry's owner locks match no key of ours.
+    const name = storedNameOf(row.name, row.key, keyOf);
+    if (name === undefined) continue;
     const seq = row.seq === null ? 0 : Number(row.seq);
     const e: Found = {
       ...info(
-        row.name,
+        name,
         row.mode,
         row.client ?? `pid ${row.pid}@${row.host}`,
         row.pid,
@@ -148,8 +153,27 @@ export async function snapshot(client: LockClient, only?: string): Promise<LockM
   return { held: strip(held), pending: strip(pending) };
 }
 
-/** Who holds `name` outside this client: for LockStealError. */
-export async function holdersOf(client: LockClient, name: string): Promise<LockInfo[]> {
+/**
+ * Whether a session of another client (or a program other than interlock) holds `key`
+ * on the server right now, from pg_locks alone; if so, who, as far as recorded (for
+ * LockStealError).
+ */
+export async function othersHolding(
+  client: LockClient,
+  name: string,
+  key: string,
+): Promise<LockInfo[] | undefined> {
+  const { ctx } = client;
+  const { rows } = await ctx.pool.query<{ n: number }>({
+    name: "interlock_lm_others",
+    text: `SELECT count(*)::int AS n FROM pg_locks l LEFT JOIN ${ctx.s}.holders h ON h.backend_pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint
+        AND h.client IS DISTINCT FROM $2`,
+    values: [key, client.clientId],
+  });
+  if (rows[0]!.n === 0) return undefined;
   const { held } = await snapshot(client, name);
   return held.filter((h) => h.clientId !== client.clientId);
 }

@@ -19,6 +19,7 @@
 // waited a turn of the event loop), and shared requests joining their process's shared
 // hold (written by the join statement itself, removed by the joiner's release).
 import type pg from "pg";
+import { storedName } from "./keys.js";
 import type { RemoteLockMode } from "./remote-lock.js";
 
 /** What a LockManager request adds to a lock request. @internal */
@@ -106,7 +107,13 @@ export function tagStatements(schema: string, host: string, pid: number): TagSta
     tryLock: (mode, key, name, tag, holder) => ({
       name: `interlock_lm_try_${mode}`,
       text: texts[mode].tryLock,
-      values: [key, name, tag.seq, holder, Math.max(0, performance.now() - tag.started)],
+      values: [
+        key,
+        storedName(name),
+        tag.seq,
+        holder,
+        Math.max(0, performance.now() - tag.started),
+      ],
     }),
     lock: (mode, key, timeLeftMs) =>
       Number.isFinite(timeLeftMs)
@@ -119,7 +126,7 @@ export function tagStatements(schema: string, host: string, pid: number): TagSta
     join: (key, name, tag, holder) => ({
       name: "interlock_lm_join",
       text: joinText,
-      values: [key, name, tag.client, tag.seq, holder, host, pid],
+      values: [key, storedName(name), tag.client, tag.seq, holder, host, pid],
     }),
     deleteRow: (client, seq) => ({
       name: "interlock_lm_delete_row",

@@ -22,7 +22,7 @@ import {
   tryIssue,
 } from "./lock-manager-request.js";
 import { RequestRows } from "./lock-manager-rows.js";
-import { holdersOf, snapshot } from "./lock-manager-snapshot.js";
+import { othersHolding, snapshot } from "./lock-manager-snapshot.js";
 import type { LockTable } from "./lock-table.js";
 import { closedError } from "./session-pool.js";
 
@@ -207,25 +207,13 @@ async function steal<T>(
     // Grants this backend has been told of but has not observed yet (their callbacks
     // are a few microtasks away) must count as holders: decide after a turn of the loop.
     await new Promise((resolve) => setImmediate(resolve));
+    // Another client's hold cannot be revoked: refuse before revoking anything (shared
+    // holders elsewhere would keep the lock after ours are revoked).
+    const others = await othersHolding(client, q.name, q.key);
+    if (others !== undefined) throw new LockStealError(q.name, others);
     const victims = [...q.requests].filter(
       (r) => r !== req && r.state === "held" && r.stolen === undefined,
     );
-    if (victims.length === 0) {
-      // Nothing of ours to revoke: take it if no other client holds it, ahead of our
-      // own waiters.
-      const parked = park(q, req);
-      tryIssue(req);
-      resume(parked);
-      return await run(req, callback, async () => {
-        throw new LockStealError(q.name, await holdersOf(client, q.name));
-      });
-    }
-    if (victims.some((v) => v.mode === "shared")) {
-      // Shared holders elsewhere would keep the lock after ours are revoked: refuse
-      // before revoking anything.
-      const elsewhere = await holdersOf(client, q.name);
-      if (elsewhere.length > 0) throw new LockStealError(q.name, elsewhere);
-    }
     const parked = park(q, req);
     for (const v of victims) revoke(v, `client ${client.clientId}, request ${req.seq}`);
     start(req, false);

@@ -11,6 +11,7 @@
 // RECORD_AFTER_MS, and cleared by the unlock statement only if it was written. A
 // per-grant write would cost about a fifth of a bare lock/unlock pair.
 import type pg from "pg";
+import { storedName } from "./keys.js";
 import type { RemoteLockMode } from "./remote-lock.js";
 
 /** A hold that lasts longer than this gets a holder record, for readLockHolder. */
@@ -94,7 +95,7 @@ export function lockStatements(schema: string): LockStatements {
       text: `UPDATE ${s}.holders SET lock_key = $1::bigint, name = $2, mode = $3, token = $4::bigint,
           holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000), request = NULL
         WHERE backend_pid = pg_backend_pid()`,
-      values: [key, name, mode, String(tokenValue), holder, heldForMs],
+      values: [key, storedName(name), mode, String(tokenValue), holder, heldForMs],
     }),
     register: (host, pid, startTime, client) => ({
       text: `WITH gone AS (DELETE FROM ${s}.lock_requests WHERE backend_pid = pg_backend_pid())
