@@ -83,7 +83,9 @@ export class ManagedRequest {
   /** The current attempt; replaced when a steal parks and re-issues it. */
   attempt: Promise<RemoteLock | undefined> | undefined = undefined;
   handle: RemoteLock | undefined = undefined;
-  /** Lets a steal take the request out of the queue (see start); not for a stealer. */
+  /** Its attempt is a try (ifAvailable): it never waits, and is never parked. */
+  tries = false;
+  /** Lets a steal take the request out of the queue (see start). */
   park: AbortController | undefined = undefined;
   /** The last write of its lock_requests row (insert, then delete), if it has one. */
   row: Promise<void> | undefined = undefined;
@@ -115,6 +117,7 @@ export class ManagedRequest {
       seq: this.seq,
       started: now,
       atServer: false,
+      waited: false,
       joined: false,
     };
   }
@@ -153,6 +156,7 @@ function issue(req: ManagedRequest): void {
 
 /** Asks the lock table for the lock only if it is free right now. */
 export function tryIssue(req: ManagedRequest): void {
+  req.tries = true;
   req.attempt = req.client.table.tryAcquire(lockRequest(req, undefined));
 }
 
@@ -185,11 +189,13 @@ function unwatch(req: ManagedRequest): void {
 /**
  * Starts the wait synchronously, so requests of one client reach the lock table's FIFO
  * queue in the order they were made. A stealer is not `parkable`: nothing of ours may
- * go before it. Every other request is, even alone: a grant takes a round trip, so a
- * steal may find it still on its way to the server.
+ * go before it. Only requests that arrive while this client already has a request for
+ * the name can be queued behind another of ours, so only they get a controller a steal
+ * can park them with (an AbortController per request is a tenth of an uncontended
+ * cycle); see park() for the others.
  */
 export function start(req: ManagedRequest, parkable = true): void {
-  if (parkable) {
+  if (parkable && req.q.requests.size > 1) {
     req.park = new AbortController();
     if (req.signal !== undefined) watch(req.signal, req);
   }
@@ -398,14 +404,18 @@ export function finish(req: ManagedRequest): Promise<void> | undefined {
 /**
  * Takes this client's waiters for `q` out of the lock table's queue (their attempts
  * reject with PARKED; one already on the server is cancelled there), so that a steal
- * can reach the head. Returns them, in order, for {@link resume}.
+ * can reach the head. Returns them, in order, for {@link resume}. A request without a
+ * controller was alone when it started: it is at the head, on its way to the server.
+ * It cannot be taken out: {@link resume} issues it again behind the stealer, and its
+ * first attempt, once granted, is given back at once (see settle), so the stealer
+ * (queued behind that attempt) comes first all the same.
  */
 export function park(q: NameQueue, except: ManagedRequest): ManagedRequest[] {
   const parked: ManagedRequest[] = [];
   for (const r of q.requests) {
-    if (r === except || r.state !== "pending" || r.park === undefined) continue;
+    if (r === except || r.state !== "pending" || r.attempt === undefined || r.tries) continue;
     parked.push(r);
-    r.park.abort(PARKED);
+    r.park?.abort(PARKED);
   }
   return parked;
 }

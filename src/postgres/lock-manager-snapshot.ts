@@ -8,6 +8,10 @@
 //   - a session's record (holders), when pg_locks shows that session holding the
 //     record's lock (a holder) or waiting for it (a waiter at the head of its process's
 //     queue); it names the request, the name, the mode and since when;
+//   - a hold pg_locks shows on an interlock session without a record yet (younger than
+//     the record's 25 ms, or its holder's event loop is blocked): named through
+//     lock_names, since its session went idle (or now, when the server hides that from
+//     another role), without holder fields;
 //   - a joiner's row (lock_requests with a backend_pid), when pg_locks shows that
 //     session holding the lock;
 //   - a queued request's row (lock_requests without one), when pg_locks shows a session
@@ -28,6 +32,8 @@ interface Found extends LockInfo {
 }
 
 interface Row {
+  /** Where it comes from: a session's record, a hold without one, or a lock_requests row. */
+  src: "record" | "unrecorded" | "row";
   held: boolean;
   key: string;
   client: string | null;
@@ -76,15 +82,22 @@ function info(
 /** The statement behind query(); `$1` restricts it to one key (or NULL for all). */
 export function snapshotText(s: string): string {
   return `WITH l AS MATERIALIZED (
-      SELECT pid, ((classid::bigint << 32) | objid::bigint) AS key, granted FROM pg_locks
+      SELECT pid, ((classid::bigint << 32) | objid::bigint) AS key, granted, mode FROM pg_locks
       WHERE locktype = 'advisory' AND objsubid = 1
         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
-    SELECT l.granted AS held, l.key::text AS key, h.client, h.request::text AS seq, h.name, h.mode,
+    SELECT 'record' AS src, l.granted AS held, l.key::text AS key, h.client, h.request::text AS seq, h.name, h.mode,
         h.host, h.pid, h.holder, (extract(epoch FROM h.acquired_at) * 1000)::float8 AS since
       FROM l JOIN ${s}.holders h ON h.backend_pid = l.pid AND h.lock_key = l.key
       WHERE ($1::bigint IS NULL OR l.key = $1::bigint) AND h.name IS NOT NULL
     UNION ALL
-    SELECT r.backend_pid IS NOT NULL, r.key::text, r.client, r.seq::text, r.name, r.mode,
+    SELECT 'unrecorded', true, l.key::text, h.client, NULL, n.name, CASE WHEN l.mode = 'ExclusiveLock' THEN 'exclusive' ELSE 'shared' END,
+        h.host, h.pid, NULL, (extract(epoch FROM COALESCE(a.state_change, now())) * 1000)::float8
+      FROM l JOIN ${s}.holders h ON h.backend_pid = l.pid AND h.lock_key IS DISTINCT FROM l.key
+        JOIN ${s}.lock_names n ON n.key = l.key
+        LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE ($1::bigint IS NULL OR l.key = $1::bigint) AND l.granted
+    UNION ALL
+    SELECT 'row', r.backend_pid IS NOT NULL, r.key::text, r.client, r.seq::text, r.name, r.mode,
         r.host, r.pid, r.holder, (extract(epoch FROM r.since) * 1000)::float8
       FROM ${s}.lock_requests r
       WHERE ($1::bigint IS NULL OR r.key = $1::bigint) AND CASE WHEN r.backend_pid IS NOT NULL
@@ -120,8 +133,9 @@ export async function snapshot(client: LockClient, only?: string): Promise<LockM
     return key;
   };
   for (const row of rows) {
-    // Ours come from memory (an acquireLock hold of this backend has no request: shown).
-    if (row.client === clientId && row.seq !== null) continue;
+    // Ours come from memory; a recorded acquireLock hold of this backend (no request,
+    // but a holder record) shows, as other clients' do.
+    if (row.client === clientId && (row.seq !== null || row.src !== "record")) continue;
     // Other namespaces' names and the registry's owner locks match no key of ours.
     const name = storedNameOf(row.name, row.key, keyOf);
     if (name === undefined) continue;

@@ -1,18 +1,25 @@
-// The statements of backend.locks (the LockManager), each one round trip.
+// The statements of backend.locks (the LockManager), each one round trip, and the server
+// side of a LockManager request, which the lock table runs in place of its own.
 //
-// A LockManager request that reaches the server writes its session's record in the
-// statement that asks for the lock, so that query() on any host can tell who holds and
-// who waits, and it does so without a statement of its own:
-// - first a try (pg_try_advisory_lock[_shared], never waits) that also writes the record:
-//   which request, which name and mode, since when. Granted, that is the whole acquire,
-//   and the record commits with the grant. Refused, the record commits anyway and
-//   describes a waiter: pg_locks shows the session waiting once the next statement runs.
-// - then, only if refused, the waiting statement (the server's FIFO queue), which stamps
-//   the record with the token and the grant time when (and only if) it is granted.
-// The record is one row per session, updated in place (a HOT update of an unlogged row:
-// no WAL, no fsync). It is believed only next to pg_locks, so it is never cleared on
-// release: a session's next LockManager request overwrites it, and any other request on
-// that session clears it first (LockSession.tagged).
+// query() on any host must tell who holds and who waits, yet the uncontended request
+// must cost what acquireLock costs (a record written with every grant would cost a
+// third of the cycle: an xid and a commit). So a request writes its session's record
+// only when it is already contended:
+// - a request that did not wait in its process sends a plain try (never waits). Granted,
+//   that is the whole acquire; its hold shows in pg_locks at once, is named through
+//   lock_names (written with the first try of each name by each backend), and gets its
+//   full record (request id, since when, holder fields) like any hold that outlives 25
+//   ms (lock-statements.ts).
+// - refused, or for a request that waited in its process, a try that also writes the
+//   record: which request, name, mode, since when. Refused, the record commits anyway
+//   and describes a waiter (pg_locks shows the session waiting once the next statement
+//   runs); granted, it describes the holder.
+// - then, if still refused and allowed to wait, the waiting statement (the server's
+//   FIFO queue), which stamps the record with the token and the grant time when (and
+//   only if) it is granted.
+// The record is one row per session (a HOT update of an unlogged row). It is believed
+// only next to pg_locks, and is cleared with the unlock (or before the session is
+// parked), so it never describes a later hold.
 //
 // Requests no session record describes have a row in lock_requests: requests queued in
 // their process behind another of its requests (written from the pool once they have
@@ -32,9 +39,11 @@ export interface RequestTag {
   readonly started: number;
   /**
    * Set by the lock table once the request is its process's head for the key and asks
-   * the server itself (so its session's record describes it).
+   * the server itself (so its session's record describes it), or joins a shared hold.
    */
   atServer: boolean;
+  /** Set by the lock table when the request had to wait in this process. */
+  waited: boolean;
   /** Set by the lock table when the request was granted by joining a shared hold. */
   joined: boolean;
 }
@@ -42,7 +51,9 @@ export interface RequestTag {
 const MAX_LOCK_TIMEOUT = 2 ** 31 - 1;
 
 export interface TagStatements {
-  tryLock(
+  /** A plain try that also makes sure lock_names has the key's name. */
+  namingTry(mode: RemoteLockMode, key: string, name: string): pg.QueryConfig;
+  recordTry(
     mode: RemoteLockMode,
     key: string,
     name: string,
@@ -62,7 +73,11 @@ export function tagStatements(schema: string, host: string, pid: number): TagSta
   // `t` and `n` are referenced twice, so each is evaluated once; the token is taken only
   // if the try succeeded, and the record's `since` is the grant (now) or, for a waiter,
   // when its request was made ($5 ms ago).
-  const tryText = (mode: RemoteLockMode) =>
+  // The name's insert commits with the grant; once the name is there it writes nothing.
+  const namingTry = (mode: RemoteLockMode) =>
+    `WITH d AS (INSERT INTO ${s}.lock_names (key, name) VALUES ($1::bigint, $2) ON CONFLICT (key) DO NOTHING)
+    SELECT CASE WHEN ${tryFn[mode]}($1::bigint) THEN ${token} END AS token`;
+  const recordText = (mode: RemoteLockMode) =>
     `WITH t AS (SELECT ${tryFn[mode]}($1::bigint) AS ok),
       n AS (SELECT CASE WHEN ok THEN ${token} END AS token FROM t),
       u AS (UPDATE ${s}.holders SET lock_key = $1::bigint, name = $2, mode = '${mode}', request = $3::bigint,
@@ -81,12 +96,14 @@ export function tagStatements(schema: string, host: string, pid: number): TagSta
     SELECT token FROM n`;
   const texts = {
     exclusive: {
-      tryLock: tryText("exclusive"),
+      namingTry: namingTry("exclusive"),
+      recordTry: recordText("exclusive"),
       lock: lockText("exclusive", false),
       lockTimed: lockText("exclusive", true),
     },
     shared: {
-      tryLock: tryText("shared"),
+      namingTry: namingTry("shared"),
+      recordTry: recordText("shared"),
       lock: lockText("shared", false),
       lockTimed: lockText("shared", true),
     },
@@ -104,9 +121,14 @@ export function tagStatements(schema: string, host: string, pid: number): TagSta
         ON CONFLICT (client, seq) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, since = EXCLUDED.since)
     SELECT token FROM j`;
   return {
-    tryLock: (mode, key, name, tag, holder) => ({
+    namingTry: (mode, key, name) => ({
+      name: `interlock_lm_name_try_${mode}`,
+      text: texts[mode].namingTry,
+      values: [key, storedName(name)],
+    }),
+    recordTry: (mode, key, name, tag, holder) => ({
       name: `interlock_lm_try_${mode}`,
-      text: texts[mode].tryLock,
+      text: texts[mode].recordTry,
       values: [
         key,
         storedName(name),

@@ -29,6 +29,7 @@ export interface LockStatements {
     token: number,
     holder: string | null,
     heldForMs: number,
+    request: number | undefined,
   ): pg.QueryConfig;
   /**
    * Makes sure this session has its row in the holders table, naming its client, and
@@ -40,7 +41,7 @@ export interface LockStatements {
     startTime: number | undefined,
     client: string,
   ): pg.QueryConfig;
-  /** Clears this session's record (a LockManager request's, left by an earlier hold). */
+  /** Clears this session's record (a LockManager waiter's, or a departed holder's). */
   clearRecord(): pg.QueryConfig;
 }
 
@@ -90,12 +91,12 @@ export function lockStatements(schema: string): LockStatements {
       clearRecord
         ? { name: `interlock_unlock_${mode}_c`, text: texts[mode].unlockAndClear, values: [key] }
         : { name: `interlock_unlock_${mode}`, text: texts[mode].unlock, values: [key] },
-    record: (key, name, mode, tokenValue, holder, heldForMs) => ({
+    record: (key, name, mode, tokenValue, holder, heldForMs, request) => ({
       name: "interlock_record",
       text: `UPDATE ${s}.holders SET lock_key = $1::bigint, name = $2, mode = $3, token = $4::bigint,
-          holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000), request = NULL
+          holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000), request = $7::bigint
         WHERE backend_pid = pg_backend_pid()`,
-      values: [key, storedName(name), mode, String(tokenValue), holder, heldForMs],
+      values: [key, storedName(name), mode, String(tokenValue), holder, heldForMs, request ?? null],
     }),
     register: (host, pid, startTime, client) => ({
       text: `WITH gone AS (DELETE FROM ${s}.lock_requests WHERE backend_pid = pg_backend_pid())

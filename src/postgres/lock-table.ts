@@ -20,7 +20,7 @@ import {
 import { type RequestTag, type TagStatements, tagStatements } from "./lock-manager-statements.js";
 import { type LockStatements, lockStatements, RECORD_AFTER_MS } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
-import { isConnectionError, type LockSession, type Loss } from "./session.js";
+import { isConnectionError, type Loss } from "./session.js";
 import { closedError, type SessionPool } from "./session-pool.js";
 
 const LOCK_TIMEOUT = "55P03";
@@ -49,6 +49,8 @@ export class LockTable implements HoldOwner {
   readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
   readonly #closed: () => boolean;
   readonly #unrecorded = new Map<Entry, Unrecorded>();
+  /** Keys whose name this backend has written to lock_names (bounded; see #named). */
+  readonly #named = new Set<string>();
 
   constructor(
     schema: string,
@@ -72,6 +74,7 @@ export class LockTable implements HoldOwner {
       this.#unrecorded.delete(entry);
       if (!entry.holds.has(u.lock) || entry.unlocking || !entry.session.alive) continue;
       entry.recorded = true;
+      if (u.r.tag !== undefined) entry.tagged = u.lock;
       const q = this.#sql.record(
         u.r.key,
         u.r.name,
@@ -79,6 +82,7 @@ export class LockTable implements HoldOwner {
         u.lock.token,
         u.r.holder,
         now - u.granted,
+        u.r.tag?.seq,
       );
       // A failure here is a connection failure, which the session reports itself.
       entry.session.query(q).catch(() => {});
@@ -90,6 +94,7 @@ export class LockTable implements HoldOwner {
     let local =
       r.mode === "exclusive" ? this.#local.tryWriteLock(r.key) : this.#local.tryReadLock(r.key);
     if (local === undefined) {
+      if (r.tag !== undefined) r.tag.waited = true;
       try {
         local = await (r.mode === "exclusive"
           ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })
@@ -162,6 +167,7 @@ export class LockTable implements HoldOwner {
 
   /** Waits for `p` within the request's deadline and signal; a timeout names the holder. */
   async #wait(p: Promise<void>, r: LockRequest): Promise<void> {
+    if (r.tag !== undefined) r.tag.waited = true;
     try {
       await waitBounded(p, r, () => new LockTimeoutError(r.timeoutMs ?? 0));
     } catch (err) {
@@ -171,6 +177,7 @@ export class LockTable implements HoldOwner {
 
   /** A shared request joins this process's existing shared hold, unless someone waits. */
   async #join(entry: Entry, r: LockRequest, local: Releaser): Promise<RemoteLock | undefined> {
+    if (r.tag !== undefined) r.tag.atServer = true;
     entry.refs++;
     let token: string | null;
     try {
@@ -209,13 +216,7 @@ export class LockTable implements HoldOwner {
   #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
     const lock = new RemoteLock(this, r.name, r.mode, token, local, entry);
     entry.holds.add(lock);
-    // A LockManager request's hold was recorded by the statement that granted it.
-    if (
-      r.tag === undefined &&
-      entry.tagged === undefined &&
-      !entry.recorded &&
-      !this.#unrecorded.has(entry)
-    ) {
+    if (!entry.recorded && entry.tagged === undefined && !this.#unrecorded.has(entry)) {
       this.#unrecorded.set(entry, { lock, r, granted: performance.now() });
     }
     return lock;
@@ -255,16 +256,10 @@ export class LockTable implements HoldOwner {
     let token: string | null;
     try {
       if (r.tag !== undefined) {
-        token = await this.#tagged(session, r, useTry, (t) => {
+        token = await this.#tagged(entry, r, useTry, (t) => {
           sent = t;
         });
       } else {
-        if (session.tagged) {
-          // A LockManager record from an earlier hold of this session: clear it, or
-          // query() would take this request for that one.
-          await session.query(this.#sql.clearRecord());
-          session.tagged = false;
-        }
         const query = useTry
           ? this.#sql.tryLock(r.mode, r.key)
           : this.#sql.lock(r.mode, r.key, timeLeft);
@@ -299,36 +294,51 @@ export class LockTable implements HoldOwner {
     }
     session.addHold(sent, received);
     const lock = this.#hold(entry, r, Number(token), local);
-    if (r.tag !== undefined) entry.tagged = lock;
+    // The record names this request (written by its try, see #tagged).
+    if (r.tag !== undefined && entry.recorded) entry.tagged = lock;
     entry.granted = true;
     settle(entry);
     return lock;
   }
 
   /**
-   * The server side of a LockManager request (see lock-manager-statements.ts): a try
-   * that writes the session's record, then, if refused and allowed to wait, the wait.
-   * Returns the token, or `null` if not granted (refused try, or no time left).
+   * The server side of a LockManager request (see lock-manager-statements.ts): a plain
+   * try unless it already waited here, then a try that writes the session's record,
+   * then, if refused and allowed to wait, the wait. Returns the token, or `null` if not
+   * granted (refused try, or no time left).
    */
   async #tagged(
-    session: LockSession,
+    entry: Entry,
     r: LockRequest,
     tryOnly: boolean,
     sending: (at: number) => void,
   ): Promise<string | null> {
-    session.tagged = true;
-    const tried = await session.query(
-      this.#tagSql.tryLock(r.mode, r.key, r.name, r.tag!, r.holder),
-    );
+    const { session } = entry;
+    const tag = r.tag!;
+    if (!tag.waited) {
+      const named = this.#named.has(r.key);
+      const q = named
+        ? this.#sql.tryLock(r.mode, r.key)
+        : this.#tagSql.namingTry(r.mode, r.key, r.name);
+      const token: string | null = (await session.query(q)).rows[0].token;
+      if (!named) {
+        if (this.#named.size >= 4096) this.#named.clear();
+        this.#named.add(r.key);
+      }
+      if (token !== null || tryOnly) return token;
+      // Aborted meanwhile: a cancel request may be on its way; send nothing more on
+      // this session (the caller ends it).
+      if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+    }
+    entry.recorded = true;
+    sending(performance.now());
+    const tried = await session.query(this.#tagSql.recordTry(r.mode, r.key, r.name, tag, r.holder));
     const token: string | null = tried.rows[0].token;
     if (token !== null || tryOnly) return token;
-    // Aborted while the try was out: a cancel request may be on its way; send nothing
-    // more on this session (the caller ends it).
     if (r.signal?.aborted) throw new AbortError(r.signal.reason);
     const timeLeft = r.deadline - performance.now();
     if (timeLeft <= 0) return null;
-    const at = performance.now();
-    sending(at);
+    sending(performance.now());
     return (await session.query(this.#tagSql.lock(r.mode, r.key, timeLeft))).rows[0].token;
   }
 
@@ -341,6 +351,10 @@ export class LockTable implements HoldOwner {
     entry.unsubscribe();
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
     const { session } = entry;
+    if (entry.recorded && !granted && !session.cancelled && session.alive) {
+      // A LockManager waiter's record: cleared before anyone else uses the session.
+      await session.query(this.#sql.clearRecord()).catch(() => {});
+    }
     if (granted || session.cancelled || !session.alive) {
       await session.close({ reason: "closed", detail: "its acquire was abandoned" });
     } else {
@@ -377,6 +391,7 @@ export class LockTable implements HoldOwner {
       } else if (entry.tagged === lock && entry.refs > 1) {
         // Others still ride on this hold: the record must stop naming this request.
         entry.tagged = undefined;
+        entry.recorded = false;
         await session.query(this.#sql.clearRecord());
       }
     } catch (err) {

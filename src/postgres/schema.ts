@@ -95,6 +95,10 @@ const MIGRATIONS: ((s: string) => string)[] = [
       PRIMARY KEY (client, seq)
     );
     CREATE INDEX lock_requests_backend ON ${s}.lock_requests (backend_pid) WHERE backend_pid IS NOT NULL;
+
+    -- The name of each key a LockManager request asked for, so that query() can name a
+    -- hold too young to have its record: one row per name ever requested.
+    CREATE TABLE ${s}.lock_names (key bigint PRIMARY KEY, name text NOT NULL);
   `,
 ];
 

@@ -41,8 +41,6 @@ export class LockSession {
   cancelled = false;
   /** Taken from the idle pool rather than freshly opened. */
   reused = false;
-  /** Its record may describe a LockManager request (cleared before any other use). */
-  tagged = false;
   #holds = 0;
   #listeners = new Set<(loss: Loss) => void>();
   #lastOkSent = 0;

@@ -87,6 +87,16 @@ const serverFree = (name: string) =>
     `the server to drop every lock of ${name}`,
   );
 
+/**
+ * Waits until `name`'s holder shows with its holder fields: a hold gets its full record
+ * once it has lasted 25 ms (until then query() names it, without `holder`).
+ */
+const recorded = (name: string) =>
+  until(async () => {
+    const { held } = await backend.locks.query();
+    return held.some((e) => e.name === name && e.holder !== undefined) ? true : undefined;
+  }, `the record of ${name}'s holder`);
+
 describe("backend.locks across processes", () => {
   const processes = stress ? 8 : 4;
   const each = stress ? 200 : 25;
@@ -197,6 +207,32 @@ describe("backend.locks across processes", () => {
     await expect(holder!.event(h.id, "done")).rejects.toMatchObject({ code: "ELOCKLOST" });
   });
 
+  it("query() names a hold whose holder is too busy to write its record (an event loop blocked in the callback)", async () => {
+    const [holder] = await start(1);
+    const id = holder!.send({
+      op: "holdBlocked",
+      name: "busy",
+      ms: 4_000,
+      options: {
+        holder: { purpose: "never recorded" },
+      },
+    });
+    await holder!.event(id, "granted");
+    const snap = await until(async () => {
+      const s = await backend.locks.query();
+      return s.held.length === 1 ? s : undefined;
+    }, "the busy holder");
+    expect(snap.held[0]).toMatchObject({
+      name: "busy",
+      mode: "exclusive",
+      pid: holder!.pid,
+      clientId: holder!.clientId,
+    });
+    // Its record (and so its holder fields) is written by a timer that cannot run.
+    expect(snap.held[0]!.holder).toBeUndefined();
+    await holder!.event(id, "done");
+  });
+
   it("shared holders of one name in different processes overlap; an exclusive request waits for all", async () => {
     const [p1, p2, p3] = await start(3);
     const s1 = await p1!.hold("index", { mode: "shared" });
@@ -237,6 +273,7 @@ describe("backend.locks across processes", () => {
     const [holder] = await start(1);
     const h = await holder!.hold("deploy", { holder: { purpose: "deploy v2" } });
     await h.granted;
+    await recorded("deploy");
     const err = await backend.locks
       .request("deploy", { steal: true }, () => "stolen")
       .catch((e) => e);
@@ -252,6 +289,7 @@ describe("backend.locks across processes", () => {
     const [holder] = await start(1);
     const h = await holder!.hold("deploy", { holder: { purpose: "deploy v2" } });
     await h.granted;
+    await recorded("deploy");
     const err = await backend.locks.request("deploy", { timeoutMs: 100 }, () => {}).catch((e) => e);
     expect(err).toMatchObject({ code: "ELOCKTIMEOUT" });
     expect(err.message).toContain(`pid ${holder!.pid} on `);
