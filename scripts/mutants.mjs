@@ -460,6 +460,13 @@ const mutants = [
     tests: [pgLm],
   },
   {
+    name: "postgres locks: a shared hold's first request still shows after it left (record cleared, not blanked)",
+    file: pgLock,
+    from: "joiners > 0 ? this.#tagSql.blankRecord(entry.key) : this.#sql.clearRecord(),",
+    to: "this.#sql.clearRecord(),",
+    tests: [pgLm],
+  },
+  {
     name: "postgres locks: names not checked against the key (other namespaces and owner locks show)",
     file: pgLmSnapshot,
     from: "const name = storedNameOf(row.name, row.key, keyOf);",

@@ -24,6 +24,8 @@ export interface Entry {
   unlocking: boolean;
   /** The holder record names this entry: the unlock must clear it. */
   recorded: boolean;
+  /** The hold that asked the server for the lock (the first of the entry). */
+  head: RemoteLock | undefined;
   /** The LockManager request's hold that the session record names (see lock-manager-statements.ts). */
   tagged: RemoteLock | undefined;
   /** LockManager requests that joined this shared hold: each has a row to delete. */

@@ -97,7 +97,8 @@ export class ManagedRequest {
   interrupt: ((err: unknown) => void) | undefined = undefined;
   readonly deadline: number | undefined;
   readonly seq: number;
-  readonly tag: RequestTag;
+  /** Its current attempt's tag (each attempt has its own: a parked one may still run). */
+  tag: RequestTag;
 
   constructor(
     readonly client: LockClient,
@@ -129,9 +130,11 @@ function remaining(req: ManagedRequest): number | undefined {
 
 const MAX_TIMER = 2 ** 31 - 1;
 
-/** The lock table's view of this request (`tryOnly`: a try, never waiting). */
+/** The lock table's view of this request, for a new attempt (with a new tag). */
 function lockRequest(req: ManagedRequest, signal: AbortSignal | undefined) {
   const timeoutMs = remaining(req);
+  if (req.attempt !== undefined)
+    req.tag = { ...req.tag, atServer: false, waited: false, joined: false };
   return {
     name: req.q.name,
     key: req.q.key,
@@ -428,6 +431,7 @@ export function resume(parked: ManagedRequest[]): void {
     if (r.signal?.aborted) continue;
     r.park = new AbortController();
     issue(r);
+    watchWait(r);
   }
 }
 

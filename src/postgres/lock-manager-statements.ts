@@ -63,6 +63,11 @@ export interface TagStatements {
   lock(mode: RemoteLockMode, key: string, timeLeftMs: number): pg.QueryConfig;
   join(key: string, name: string, tag: RequestTag, holder: string | null): pg.QueryConfig;
   deleteRow(client: string, seq: number): pg.QueryConfig;
+  /**
+   * A record of `key` that names nobody: query() then shows neither this session's
+   * record nor the session as an unrecorded holder (its joiners' rows show who holds).
+   */
+  blankRecord(key: string): pg.QueryConfig;
 }
 
 export function tagStatements(schema: string, host: string, pid: number): TagStatements {
@@ -149,6 +154,12 @@ export function tagStatements(schema: string, host: string, pid: number): TagSta
       name: "interlock_lm_join",
       text: joinText,
       values: [key, storedName(name), tag.client, tag.seq, holder, host, pid],
+    }),
+    blankRecord: (key) => ({
+      name: "interlock_lm_blank_record",
+      text: `UPDATE ${s}.holders SET lock_key = $1::bigint, name = NULL, request = NULL, token = NULL, holder = NULL
+        WHERE backend_pid = pg_backend_pid()`,
+      values: [key],
     }),
     deleteRow: (client, seq) => ({
       name: "interlock_lm_delete_row",

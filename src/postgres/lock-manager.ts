@@ -210,7 +210,7 @@ async function steal<T>(
     // Another client's hold cannot be revoked: refuse before revoking anything (shared
     // holders elsewhere would keep the lock after ours are revoked).
     const others = await othersHolding(client, q.name, q.key);
-    if (others !== undefined) throw new LockStealError(q.name, others);
+    if (others !== undefined) throw new LockStealError(q.name, others, "postgres");
     const victims = [...q.requests].filter(
       (r) => r !== req && r.state === "held" && r.stolen === undefined,
     );

@@ -238,6 +238,7 @@ export class LockTable implements HoldOwner {
       unsubscribe: () => {},
       unlocking: false,
       recorded: false,
+      head: undefined,
       tagged: undefined,
       joiners: undefined,
       granted: false,
@@ -294,6 +295,7 @@ export class LockTable implements HoldOwner {
     }
     session.addHold(sent, received);
     const lock = this.#hold(entry, r, Number(token), local);
+    entry.head = lock;
     // The record names this request (written by its try, see #tagged).
     if (r.tag !== undefined && entry.recorded) entry.tagged = lock;
     entry.granted = true;
@@ -351,11 +353,17 @@ export class LockTable implements HoldOwner {
     entry.unsubscribe();
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
     const { session } = entry;
+    let stale = false;
     if (entry.recorded && !granted && !session.cancelled && session.alive) {
-      // A LockManager waiter's record: cleared before anyone else uses the session.
-      await session.query(this.#sql.clearRecord()).catch(() => {});
+      // A LockManager waiter's record: cleared before anyone else uses the session (or
+      // the session goes).
+      try {
+        await session.query(this.#sql.clearRecord());
+      } catch {
+        stale = true;
+      }
     }
-    if (granted || session.cancelled || !session.alive) {
+    if (granted || stale || session.cancelled || !session.alive) {
       await session.close({ reason: "closed", detail: "its acquire was abandoned" });
     } else {
       this.#pool.park(session);
@@ -385,23 +393,34 @@ export class LockTable implements HoldOwner {
     if (session.loss !== undefined) return session.loss;
     try {
       const joiner = entry.joiners?.get(lock);
+      const joiners = entry.joiners?.size ?? 0;
       if (joiner !== undefined) {
         entry.joiners!.delete(lock);
         await session.query(this.#tagSql.deleteRow(joiner.client, joiner.seq));
-      } else if (entry.tagged === lock && entry.refs > 1) {
-        // Others still ride on this hold: the record must stop naming this request.
+      } else if (
+        entry.refs > 1 &&
+        (entry.tagged === lock || (lock === entry.head && joiners > 0))
+      ) {
+        // Others still ride on this hold, and the session's record (or, unrecorded, the
+        // session itself) stands for this one in query(). With LockManager joiners left,
+        // their rows show them: a blank record hides the session; without, a cleared
+        // record lets query() show the session as the (unrecorded) holder it still is.
         entry.tagged = undefined;
-        entry.recorded = false;
-        await session.query(this.#sql.clearRecord());
+        this.#unrecorded.delete(entry);
+        entry.recorded = joiners > 0;
+        await session.query(
+          joiners > 0 ? this.#tagSql.blankRecord(entry.key) : this.#sql.clearRecord(),
+        );
       }
     } catch (err) {
-      return (
-        session.loss ?? {
-          reason: "connection-ended",
-          detail: `the release failed (${(err as Error).message})`,
-          cause: err,
-        }
-      );
+      // Whatever failed, the session ends: the server then releases what it held.
+      const loss: Loss = session.loss ?? {
+        reason: "connection-ended",
+        detail: `the release failed (${(err as Error).message})`,
+        cause: err,
+      };
+      session.lose(loss);
+      return loss;
     }
     entry.refs--;
     session.removeHold();

@@ -543,6 +543,27 @@ describe("query()", () => {
     expect((await other.locks.query()).held).toEqual([]);
   });
 
+  it("when the first of a shared hold's requests leaves, another client sees exactly the others", async () => {
+    const other = await connect();
+    const first = await holdLock("res", { mode: "shared" });
+    const second = await holdLock("res", { mode: "shared" });
+    const held = () =>
+      until(async () => {
+        const { held: h } = await other.locks.query();
+        return h.length === 2 ? h : undefined;
+      }, "both shared holders");
+    expect((await held()).map((e) => e.mode)).toEqual(["shared", "shared"]);
+    first.release();
+    await first.done;
+    const after = await other.locks.query();
+    expect(after.held).toEqual([
+      expect.objectContaining({ name: "res", mode: "shared", clientId: locks.clientId }),
+    ]);
+    second.release();
+    await second.done;
+    expect(await other.locks.query()).toEqual({ held: [], pending: [] });
+  });
+
   it("shows nothing of other namespaces, nor the registry's owner locks", async () => {
     const elsewhere = await connect({ namespace: `${backend.namespace}-other` });
     const held = await holdLock("res", {}, elsewhere.locks);
