@@ -497,8 +497,8 @@ const mutants = [
   {
     name: "postgres locks: callback result not awaited before release",
     file: pgLmRequest,
-    from: "      result = await new Promise<Awaited<T>>((resolve, reject) => {",
-    to: "      result = (await Promise.resolve()) ?? new Promise<Awaited<T>>((resolve, reject) => {",
+    from: "        value.then(resolve as (v: unknown) => void, reject);",
+    to: "        void value.then(undefined, reject);\n        resolve(undefined as never);",
     tests: [pgLm],
   },
   {
