@@ -41,7 +41,7 @@ export interface LockClient {
   readonly rows: RequestRows;
   readonly clientId: string;
   seq: number;
-  /** Lock name → its queue; a queue is dropped once idle. */
+  /** Lock name → its queue (see finish for idle ones). */
   readonly queues: Map<string, NameQueue>;
 }
 
@@ -129,6 +129,9 @@ function remaining(req: ManagedRequest): number | undefined {
 }
 
 const MAX_TIMER = 2 ** 31 - 1;
+
+/** Idle name queues kept per client for reuse; beyond this, idle ones are forgotten. */
+const KEEP_IDLE = 256;
 
 /** The lock table's view of this request, for a new attempt (with a new tag). */
 function lockRequest(req: ManagedRequest, signal: AbortSignal | undefined) {
@@ -386,8 +389,11 @@ export async function run<T>(
 export function finish(req: ManagedRequest): Promise<void> | undefined {
   req.state = "done";
   req.q.requests.delete(req);
-  if (req.q.requests.size === 0 && req.client.queues.get(req.q.name) === req.q) {
-    req.client.queues.delete(req.q.name);
+  // Idle queues are kept (a name used again, the common case, reuses its queue and its
+  // key's hash) while the client has few of them.
+  const { queues } = req.client;
+  if (req.q.requests.size === 0 && queues.size > KEEP_IDLE && queues.get(req.q.name) === req.q) {
+    queues.delete(req.q.name);
   }
   starting.delete(req);
   unwatch(req);
