@@ -467,6 +467,13 @@ const mutants = [
     tests: [pgLm],
   },
   {
+    name: "postgres locks: a lock timeout that races the grant parks a session holding the lock",
+    file: pgLock,
+    from: "      await this.#abandon(entry, false, true);",
+    to: "      await this.#abandon(entry);",
+    tests: ["test/postgres/lock-timeout-race.test.ts"],
+  },
+  {
     name: "postgres locks: names not checked against the key (other namespaces and owner locks show)",
     file: pgLmSnapshot,
     from: "const name = storedNameOf(row.name, row.key, keyOf);",

@@ -41,8 +41,11 @@ export interface LockStatements {
     startTime: number | undefined,
     client: string,
   ): pg.QueryConfig;
-  /** Clears this session's record (a LockManager waiter's, or a departed holder's). */
-  clearRecord(): pg.QueryConfig;
+  /**
+   * Clears this session's record (a LockManager waiter's, or a departed holder's); with
+   * `unlockAll`, also gives back every advisory lock the session holds.
+   */
+  clearRecord(unlockAll?: boolean): pg.QueryConfig;
 }
 
 const MAX_LOCK_TIMEOUT = 2 ** 31 - 1;
@@ -106,9 +109,17 @@ export function lockStatements(schema: string): LockStatements {
           token = NULL, holder = NULL, request = NULL`,
       values: [host, pid, startTime ?? null, client],
     }),
-    clearRecord: () => ({
-      name: "interlock_clear_record",
-      text: `UPDATE ${s}.holders SET lock_key = NULL, request = NULL, token = NULL WHERE backend_pid = pg_backend_pid()`,
-    }),
+    clearRecord: (unlockAll = false) =>
+      unlockAll
+        ? {
+            name: "interlock_clear_record_unlock",
+            text: `WITH c AS (UPDATE ${s}.holders SET lock_key = NULL, request = NULL, token = NULL
+                WHERE backend_pid = pg_backend_pid())
+              SELECT pg_advisory_unlock_all()`,
+          }
+        : {
+            name: "interlock_clear_record",
+            text: `UPDATE ${s}.holders SET lock_key = NULL, request = NULL, token = NULL WHERE backend_pid = pg_backend_pid()`,
+          },
   };
 }

@@ -196,6 +196,18 @@ export class LockTable implements HoldOwner {
       throw err;
     }
     if (token === null || !entry.session.alive || r.signal?.aborted) {
+      if (token !== null && r.tag !== undefined && entry.session.alive) {
+        // A LockManager joiner's row went in with the join: out with it before the
+        // hold can end (if that fails, the session ends, and what believes the row).
+        const { client, seq } = r.tag;
+        await entry.session.query(this.#tagSql.deleteRow(client, seq)).catch((err: unknown) => {
+          entry.session.lose({
+            reason: "connection-ended",
+            detail: `a statement failed (${(err as Error).message})`,
+            cause: err,
+          });
+        });
+      }
       entry.refs--;
       this.#maybeUnlock(entry);
       // Aborted meanwhile: never granted. A join holds nothing of its own on the
@@ -268,7 +280,10 @@ export class LockTable implements HoldOwner {
       }
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
-      await this.#abandon(entry);
+      // A lock statement that failed may still have been granted: a lock timeout (or a
+      // cancel) that races the grant fails the statement, but the server keeps the
+      // session lock it had just granted.
+      await this.#abandon(entry, false, true);
       const code = (err as { code?: string }).code;
       if (r.signal?.aborted && (code === QUERY_CANCELED || isConnectionError(err))) {
         throw new AbortError(r.signal.reason);
@@ -347,18 +362,20 @@ export class LockTable implements HoldOwner {
   /**
    * Drops an entry that never held anything for anyone (its acquire failed, timed out
    * or was aborted). `granted`: the server granted it anyway, so the session must end.
+   * `failed`: its statement failed, so the server may hold the lock for it anyway.
    */
-  async #abandon(entry: Entry, granted = false): Promise<void> {
+  async #abandon(entry: Entry, granted = false, failed = false): Promise<void> {
     entry.refs--;
     entry.unsubscribe();
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
     const { session } = entry;
     let stale = false;
-    if (entry.recorded && !granted && !session.cancelled && session.alive) {
-      // A LockManager waiter's record: cleared before anyone else uses the session (or
-      // the session goes).
+    if ((failed || entry.recorded) && !granted && !session.cancelled && session.alive) {
+      // Before anyone else uses the session: give back a lock granted in the race (the
+      // session holds no other), and clear a LockManager waiter's record. If that
+      // fails, the session goes.
       try {
-        await session.query(this.#sql.clearRecord());
+        await session.query(this.#sql.clearRecord(failed));
       } catch {
         stale = true;
       }
