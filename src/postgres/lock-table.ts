@@ -216,13 +216,13 @@ export class LockTable implements HoldOwner {
       return undefined;
     }
     entry.session.addHold(performance.now(), performance.now());
-    const lock = this.#hold(entry, r, Number(token), local);
+    const joined = this.#hold(entry, r, Number(token), local);
     if (r.tag !== undefined) {
       r.tag.joined = true;
       // Its row (written by the join) goes with its release.
-      (entry.joiners ??= new Map()).set(lock, r.tag);
+      (entry.joiners ??= new Map()).set(joined, r.tag);
     }
-    return lock;
+    return joined;
   }
 
   #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
