@@ -2,9 +2,10 @@
 // pg_advisory_lock/unlock pair on one connection (the target: acquire + release with a
 // fencing token within 1.5× of it), a counter row updated per grant (the obvious way to
 // get durable tokens), 8 contending processes (throughput and hand-off latency), and
-// stateStore.update against a hand-written SELECT … FOR UPDATE transaction; and redlock
-// (4.2, on ioredis) against a local redis-server, the peer users pick instead (no
-// fencing token, no lost-lock signal, no queue: waiters poll). The bench starts its own
+// stateStore.update against a hand-written SELECT … FOR UPDATE transaction,
+// backend.locks.request() against acquireLock + release; and redlock (4.2, on ioredis)
+// against a local redis-server, the peer users pick instead (no fencing token, no
+// lost-lock signal, no queue: waiters poll). The bench starts its own
 // throwaway PostgreSQL (fsync on) through the test harness, and its own redis-server
 // when one is installed (it says so when not).
 import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
@@ -185,6 +186,28 @@ async function uncontended(url: string, redisPort: number | undefined): Promise<
       },
     },
   ]);
+
+  // The Web Locks API on the same locks: what the LockManager adds to a bare cycle (its
+  // queue bookkeeping; an uncontended request writes nothing more than acquireLock).
+  const [lm, bare] = await interleave(
+    "uncontended round trip, one client: backend.locks.request vs acquireLock + release",
+    [
+      {
+        name: "interlock backend.locks.request(name, cb)",
+        fn: () => backend.locks.request("uncontended-lm", () => {}),
+      },
+      {
+        name: "interlock acquireLock + release",
+        fn: async () => {
+          const lock = await backend.acquireLock("uncontended-lm");
+          await lock.release();
+        },
+      },
+    ],
+  );
+  console.log(
+    `\nlocks.request round trip: ${lm!.us.toFixed(0)} µs, ${(1 / bare!.ratio).toFixed(2)}× acquireLock + release (${bare!.us.toFixed(0)} µs; the file LockManager's target: ≤ 1.2×)`,
+  );
 
   await raw.query(
     "CREATE TABLE IF NOT EXISTS bench.state (k text PRIMARY KEY, v jsonb NOT NULL); INSERT INTO bench.state VALUES ('n', '0') ON CONFLICT DO NOTHING",

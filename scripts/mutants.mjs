@@ -25,6 +25,10 @@ const inProcess = [
 // optionally `tests`, the test files that must notice (default: the in-process suite).
 // A mutant that needs several coordinated edits lists them as `edits: [{file, from, to}]`.
 const pgLock = "src/postgres/lock-table.ts";
+const pgLmRequest = "src/postgres/lock-manager-request.ts";
+const pgLmSnapshot = "src/postgres/lock-manager-snapshot.ts";
+const pgLm = "test/postgres/lock-manager.test.ts";
+const pgLmProcesses = "test/postgres/lock-manager-cross-process.test.ts";
 const mutants = [
   {
     name: "LIFO queue (newest waiter first)",
@@ -419,6 +423,111 @@ const mutants = [
     from: "SELECT CASE WHEN NOT EXISTS (",
     to: "SELECT CASE WHEN true OR NOT EXISTS (",
     tests: ["test/postgres/acquire-lock.test.ts"],
+  },
+  {
+    name: "postgres locks: a waiter on the server leaves no record (query elsewhere misses it)",
+    file: "src/postgres/lock-manager-statements.ts",
+    from: "END\n        WHERE backend_pid = pg_backend_pid())\n    SELECT token FROM n`;",
+    to: "END\n        WHERE false)\n    SELECT token FROM n`;",
+    tests: [pgLm, pgLmProcesses],
+  },
+  {
+    name: "postgres locks: requests queued in their process get no row (query elsewhere misses them)",
+    file: pgLmRequest,
+    from: "    const written = client.rows.insert(",
+    to: "    const written = Promise.resolve() ?? client.rows.insert(",
+    tests: [pgLm, pgLmProcesses],
+  },
+  {
+    name: "postgres locks: rows believed without a session of their client in pg_locks (dead clients show)",
+    file: pgLmSnapshot,
+    from: "holders h ON h.backend_pid = l.pid\n          WHERE l.key = r.key AND h.client = r.client) END`;",
+    to: "holders h ON true) OR true END`;",
+    tests: [pgLmProcesses],
+  },
+  {
+    name: "postgres locks: holds without a record yet are not shown",
+    file: pgLmSnapshot,
+    from: "lock_names n ON n.key = l.key",
+    to: "lock_names n ON false",
+    tests: [pgLmProcesses],
+  },
+  {
+    name: "postgres locks: joiners of a shared hold get no row (other clients see one holder)",
+    file: "src/postgres/lock-manager-statements.ts",
+    from: "FROM j WHERE j.token IS NOT NULL",
+    to: "FROM j WHERE false",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: a shared hold's first request still shows after it left (record cleared, not blanked)",
+    file: pgLock,
+    from: "joiners > 0 ? this.#tagSql.blankRecord(entry.key) : this.#sql.clearRecord(),",
+    to: "this.#sql.clearRecord(),",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: a lock timeout that races the grant parks a session holding the lock",
+    file: pgLock,
+    from: "      await this.#abandon(entry, false, true);",
+    to: "      await this.#abandon(entry);",
+    tests: ["test/postgres/lock-timeout-race.test.ts"],
+  },
+  {
+    name: "postgres locks: names not checked against the key (other namespaces and owner locks show)",
+    file: pgLmSnapshot,
+    from: "const name = storedNameOf(row.name, row.key, keyOf);",
+    to: "const name = row.name;",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: an abandoned waiter's record is parked with its session",
+    file: pgLock,
+    from: "        await session.query(this.#sql.clearRecord(failed));",
+    to: "        void failed;",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: a request that gave up keeps its row",
+    file: pgLmRequest,
+    from: "    row = req.client.rows.remove(req.seq);",
+    to: "    void 0;",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: lock.token not the grant's fencing token (a per-client counter)",
+    file: pgLmRequest,
+    from: "new GrantedLock(req.q.name, req.mode, handle.token, handle)",
+    to: "new GrantedLock(req.q.name, req.mode, req.seq, handle)",
+    tests: [pgLmProcesses],
+  },
+  {
+    name: "postgres locks: callback result not awaited before release",
+    file: pgLmRequest,
+    from: "        value.then(resolve as (v: unknown) => void, reject);",
+    to: "        void value.then(undefined, reject);\n        resolve(undefined as never);",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: a lost lock's request resolves as if it had held throughout",
+    file: pgLmRequest,
+    from: "  await finish(req);\n  return result;",
+    to: "  await finish(req)?.catch(ignore);\n  return result;",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: steal queues behind this client's waiters (nothing parked)",
+    file: pgLmRequest,
+    from: "    parked.push(r);\n    r.park?.abort(PARKED);",
+    to: "    void PARKED;",
+    tests: [pgLm],
+  },
+  {
+    name: "postgres locks: steal ignores another client's holder (and waits for it)",
+    file: pgLmSnapshot,
+    from: "  if (rows[0]!.n === 0) return undefined;",
+    to: "  if (rows[0]!.n >= 0) return undefined;",
+    tests: [pgLm],
   },
   {
     name: "lock manager: lossy name encoding (every non-ASCII code unit the same)",

@@ -52,12 +52,23 @@ export class LockStealError extends InterlockError {
   /** Its holders outside this thread, as far as they could be seen. */
   readonly holders: LockInfo[];
 
-  constructor(lockName: string, holders: LockInfo[]) {
+  /**
+   * @param backend `"postgres"` for `backend.locks` of interlock/postgres, which revokes
+   *   the holders of its own backend only (the message says so).
+   */
+  constructor(lockName: string, holders: LockInfo[], backend: "file" | "postgres" = "file") {
+    const why =
+      backend === "file"
+        ? "`steal` only revokes holders in this thread; a process cannot revoke another process's kernel lock"
+        : "`steal` only revokes holders in this backend; another client's session lock cannot be revoked";
+    const who =
+      holders.length > 0 || backend === "file"
+        ? describeHolders(holders)
+        : "held by another client that left no record yet (an acquireLock hold younger than 25 ms, or a program other than interlock)";
     super(
       "ELOCKSTEAL",
-      `Cannot steal the lock ${JSON.stringify(lockName)}: it is ${describeHolders(holders)}. ` +
-        "`steal` only revokes holders in this thread; a process cannot revoke another process's " +
-        "kernel lock. Ask the holder to stop, or wait for it with request(name, { timeoutMs }, cb)",
+      `Cannot steal the lock ${JSON.stringify(lockName)}: it is ${who}. ${why}. ` +
+        "Ask the holder to stop, or wait for it with request(name, { timeoutMs }, cb)",
     );
     this.lockName = lockName;
     this.holders = holders;

@@ -3,27 +3,20 @@ import { fileURLToPath } from "node:url";
 import { AbortError } from "../errors.js";
 import { type FileLockHandle, tryAcquireFileLock } from "../file-lock/index.js";
 import { describe } from "../internal/describe.js";
-import { holderJson } from "../internal/holder-json.js";
-import { validateOptions } from "../internal/options.js";
 import { type Client, client, type NameQueue, queuesOf } from "./client.js";
-import { LockStealError, NotSupportedError } from "./errors.js";
+import { LockStealError } from "./errors.js";
 import { lockFileName } from "./lock-name.js";
 import { infoOf, readEntries } from "./registry.js";
 import { finish, LockRequest, park, resume, revoke, run, start } from "./request.js";
+import { parseRequest } from "./request-options.js";
 import { holdersOf, snapshot } from "./snapshot.js";
 import type {
   Lock,
   LockGrantedCallback,
   LockManagerLike,
   LockManagerSnapshot,
-  LockMode,
   LockRequestOptions,
 } from "./types.js";
-
-/** Longest accepted name, in UTF-16 code units: it travels in every holder record. */
-export const MAX_NAME_LENGTH = 4096;
-/** Longest accepted `holder`, as JSON: a label, not storage. */
-const MAX_HOLDER_JSON = 4096;
 
 /**
  * Options of {@link LockManager}: `dir`, the directory that holds its lock files (one
@@ -38,24 +31,6 @@ const MAX_HOLDER_JSON = 4096;
 export interface LockManagerOptions {
   dir: string | URL;
 }
-
-interface Parsed {
-  mode: LockMode;
-  ifAvailable: boolean;
-  steal: boolean;
-  signal: AbortSignal | undefined;
-  timeoutMs: number | undefined;
-  holder: Record<string, unknown> | undefined;
-}
-
-const DEFAULTS: Parsed = {
-  mode: "exclusive",
-  ifAvailable: false,
-  steal: false,
-  signal: undefined,
-  timeoutMs: undefined,
-  holder: undefined,
-};
 
 function toDir(options: unknown): string {
   if (typeof options !== "object" || options === null) {
@@ -72,76 +47,6 @@ function toDir(options: unknown): string {
   }
   if (dir.includes("\0")) throw new TypeError("Expected `dir` without NUL bytes");
   return resolve(dir);
-}
-
-function checkName(name: unknown): asserts name is string {
-  if (typeof name !== "string") {
-    throw new TypeError(`Expected the lock \`name\` to be a string, got ${describe(name)}`);
-  }
-  if (name.startsWith("-")) {
-    throw new NotSupportedError(
-      `Lock names starting with "-" are reserved by the Web Locks API; got ${describe(name)}`,
-    );
-  }
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new RangeError(
-      `Expected the lock \`name\` to be at most ${MAX_NAME_LENGTH} characters, got ${name.length}: it is written into every holder record; name the thing, not its content`,
-    );
-  }
-}
-
-function checkFlag(value: unknown, what: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== "boolean") {
-    throw new TypeError(`Expected \`${what}\` to be a boolean, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function checkHolder(holder: unknown): Record<string, unknown> | undefined {
-  const json = holderJson(holder, [], MAX_HOLDER_JSON);
-  // A copy: what query() reports is what was true when the request was made.
-  return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
-}
-
-function parseOptions(options: unknown): Parsed {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Expected \`options\` to be an object such as { mode: "shared", timeoutMs: 1000 }, got ${describe(options)}`,
-    );
-  }
-  const o = options as LockRequestOptions;
-  validateOptions(o);
-  const { mode = "exclusive" } = o;
-  if (mode !== "exclusive" && mode !== "shared") {
-    throw new TypeError(`Expected \`mode\` to be "exclusive" or "shared", got ${describe(mode)}`);
-  }
-  const parsed: Parsed = {
-    mode,
-    ifAvailable: checkFlag(o.ifAvailable, "ifAvailable"),
-    steal: checkFlag(o.steal, "steal"),
-    signal: o.signal,
-    timeoutMs: o.timeoutMs,
-    holder: checkHolder(o.holder),
-  };
-  // The combinations the Web Locks API refuses, refused the same way.
-  if (parsed.steal && parsed.ifAvailable) {
-    throw new NotSupportedError("`steal` and `ifAvailable` cannot be combined: pick one");
-  }
-  if (parsed.steal && mode === "shared") {
-    throw new NotSupportedError('`steal` needs mode "exclusive": a shared lock cannot be stolen');
-  }
-  if (parsed.signal !== undefined && (parsed.steal || parsed.ifAvailable)) {
-    throw new NotSupportedError(
-      `\`signal\` cannot be combined with \`${parsed.steal ? "steal" : "ifAvailable"}\`: that request never waits, so there is nothing to abort`,
-    );
-  }
-  if (parsed.timeoutMs !== undefined && parsed.ifAvailable) {
-    throw new NotSupportedError(
-      "`timeoutMs` cannot be combined with `ifAvailable`: that request never waits",
-    );
-  }
-  return parsed;
 }
 
 /**
@@ -267,26 +172,7 @@ export class LockManager implements LockManagerLike {
     optionsOrCallback: unknown,
     maybeCallback?: unknown,
   ): Promise<Awaited<T>> {
-    checkName(name);
-    let o: Parsed;
-    let callback: unknown;
-    if (typeof optionsOrCallback === "function") {
-      if (maybeCallback !== undefined) {
-        throw new TypeError(
-          "Expected request(name, options, callback): the options go before the callback",
-        );
-      }
-      o = DEFAULTS;
-      callback = optionsOrCallback;
-    } else {
-      o = parseOptions(optionsOrCallback);
-      callback = maybeCallback;
-    }
-    if (typeof callback !== "function") {
-      throw new TypeError(
-        `Expected \`callback\` to be a function that runs while the lock is held, got ${describe(callback)}`,
-      );
-    }
+    const { options: o, callback } = parseRequest(name, optionsOrCallback, maybeCallback);
     let q = this.#queues.get(name);
     if (q === undefined) {
       const file = lockFileName(name);

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import pg from "pg";
 import { AbortError, LockTimeoutError } from "../errors.js";
@@ -177,6 +177,8 @@ async function connect(v: Valid): Promise<PostgresBackend> {
   const owner: RegistryOwner = { pid: process.pid, hostname: hostname() };
   if (start !== undefined) owner.processStartTime = start;
   const ownerKey = advisoryKey("owner", v.namespace, randomUUID());
+  // Names this backend's lock sessions and LockManager requests to other clients.
+  const clientId = randomBytes(6).toString("base64url");
   const s = `"${v.schema}"`;
 
   const pool = new pg.Pool({ ...v.clientConfig, max: v.poolSize, idleTimeoutMillis: 10_000 });
@@ -185,7 +187,7 @@ async function connect(v: Valid): Promise<PostgresBackend> {
   pool.on("error", () => {});
   const sessions = new SessionPool(
     { clientConfig: v.clientConfig, leaseMs: v.leaseMs },
-    lockStatements(v.schema).register(owner.hostname, owner.pid, start),
+    lockStatements(v.schema).register(owner.hostname, owner.pid, start, clientId),
   );
   let ownerLock: RemoteLock | undefined;
   let ownerLocking: Promise<RemoteLock> | undefined;
@@ -196,6 +198,7 @@ async function connect(v: Valid): Promise<PostgresBackend> {
     leaseMs: v.leaseMs,
     owner,
     ownerKey,
+    clientId,
     closed: false,
     locks: undefined as unknown as LockTable,
     async ownerLock(signal, timeoutMs) {
@@ -230,6 +233,7 @@ async function connect(v: Valid): Promise<PostgresBackend> {
     sessions,
     (r) => lockTimeoutError(ctx, r),
     () => ctx.closed,
+    owner,
   );
   return new PostgresBackend({ ctx, locks: ctx.locks, sessions, pool, schema: v.schema });
 }

@@ -23,6 +23,8 @@ export interface BackendContext {
   ownerLock(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<RemoteLock>;
   /** Advisory key of this backend's owner lock. */
   readonly ownerKey: string;
+  /** This backend's client id: on its lock sessions' records and LockManager requests. */
+  readonly clientId: string;
 }
 
 /** A transaction's query function; `waits: true` marks a statement that may wait on a row lock. */

@@ -1,6 +1,14 @@
 // `interlock/postgres`: the PostgreSQL backend. A separate entry point, so that users of
 // the local primitives never load a database driver. No logic lives here.
 
+export { LockStealError, NotSupportedError } from "../locks/errors.js";
+export type {
+  LockInfo,
+  LockManagerLike,
+  LockManagerSnapshot,
+  LockMode,
+  LockRequestOptions,
+} from "../locks/types.js";
 export { connectPostgres, type PostgresBackendOptions } from "./connect-postgres.js";
 export {
   LockLostError,
@@ -11,6 +19,8 @@ export {
   StateInvalidError,
 } from "./errors.js";
 export type { RemoteLockHolder } from "./holder-record.js";
+export { PostgresLockManager } from "./lock-manager.js";
+export type { PostgresLock } from "./lock-manager-request.js";
 export {
   PostgresBackend,
   type RemoteLockOptions,

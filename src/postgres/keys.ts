@@ -9,6 +9,10 @@ export type KeyKind = "lock" | "owner" | "migrate" | "probe";
 
 const SEP = "\u001f";
 
+// A lone surrogate (in a `u` regex, a pair is one code point, never `Cs`).
+const LONE_SURROGATE = /\p{Cs}/u;
+const isWellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+
 /**
  * The advisory-lock key of `name`: the first 8 bytes of
  * SHA-256("interlock" US kind US namespace US name) as a signed bigint, in decimal
@@ -18,10 +22,47 @@ const SEP = "\u001f";
  * never a lost exclusion.
  */
 export function advisoryKey(kind: KeyKind, namespace: string, name: string): string {
-  const digest = createHash("sha256")
-    .update(`interlock${SEP}${kind}${SEP}${namespace}${SEP}${name}`, "utf8")
-    .digest();
-  return digest.readBigInt64BE(0).toString();
+  const hash = createHash("sha256");
+  if (isWellFormed(name)) {
+    hash.update(`interlock${SEP}${kind}${SEP}${namespace}${SEP}${name}`, "utf8");
+  } else {
+    // A lone surrogate has no UTF-8 form (encoding would turn it into U+FFFD, making
+    // "\uD800" and "\uFFFD" one lock): such a name is hashed as its UTF-16 code units
+    // after a 0xFF byte, which no UTF-8 text contains, so it can equal no other name.
+    hash.update(`interlock${SEP}${kind}${SEP}${namespace}${SEP}`, "utf8");
+    hash.update(Buffer.from([0xff]));
+    hash.update(Buffer.from(name, "utf16le"));
+  }
+  return hash.digest().readBigInt64BE(0).toString();
+}
+
+/**
+ * `name` as a text column can hold it: itself, or, if it has a NUL or a lone surrogate
+ * (which PostgreSQL text cannot store), its JSON string literal. {@link storedNameOf}
+ * reverses it, told apart by the key.
+ */
+export function storedName(name: string): string {
+  return isWellFormed(name) && !name.includes("\0") ? name : JSON.stringify(name);
+}
+
+/**
+ * The name a stored name stands for, given the key it was stored with (`undefined` if
+ * neither reading matches: a name of another kind or namespace).
+ */
+export function storedNameOf(
+  stored: string,
+  key: string,
+  keyOf: (name: string) => string,
+): string | undefined {
+  if (keyOf(stored) === key) return stored;
+  if (!stored.startsWith('"')) return undefined;
+  let name: unknown;
+  try {
+    name = JSON.parse(stored);
+  } catch {
+    return undefined;
+  }
+  return typeof name === "string" && keyOf(name) === key ? name : undefined;
 }
 
 /** SQL that computes {@link advisoryKey} server-side; `$1`..`$3` = kind, namespace, name. */

@@ -2,6 +2,7 @@
 // session that holds or waits for it, the handles riding on that hold, and the
 // promises other requests of this process wait on.
 import { AbortError, type LockTimeoutError } from "../errors.js";
+import type { RequestTag } from "./lock-manager-statements.js";
 import type { LockRequest } from "./lock-table.js";
 import type { RemoteLock, RemoteLockMode } from "./remote-lock.js";
 import type { LockSession } from "./session.js";
@@ -23,6 +24,12 @@ export interface Entry {
   unlocking: boolean;
   /** The holder record names this entry: the unlock must clear it. */
   recorded: boolean;
+  /** The hold that asked the server for the lock (the first of the entry). */
+  head: RemoteLock | undefined;
+  /** The LockManager request's hold that the session record names (see lock-manager-statements.ts). */
+  tagged: RemoteLock | undefined;
+  /** LockManager requests that joined this shared hold: each has a row to delete. */
+  joiners: Map<RemoteLock, RequestTag> | undefined;
   /** Its first acquire came back granted: only then may shared requests join it. */
   granted: boolean;
   /** Waiting for the first acquire to come back (made on demand). */

@@ -11,6 +11,7 @@
 // RECORD_AFTER_MS, and cleared by the unlock statement only if it was written. A
 // per-grant write would cost about a fifth of a bare lock/unlock pair.
 import type pg from "pg";
+import { storedName } from "./keys.js";
 import type { RemoteLockMode } from "./remote-lock.js";
 
 /** A hold that lasts longer than this gets a holder record, for readLockHolder. */
@@ -28,9 +29,23 @@ export interface LockStatements {
     token: number,
     holder: string | null,
     heldForMs: number,
+    request: number | undefined,
   ): pg.QueryConfig;
-  /** Makes sure this session has its row in the holders table. */
-  register(host: string, pid: number, startTime: number | undefined): pg.QueryConfig;
+  /**
+   * Makes sure this session has its row in the holders table, naming its client, and
+   * drops what an earlier session with the same backend pid left behind.
+   */
+  register(
+    host: string,
+    pid: number,
+    startTime: number | undefined,
+    client: string,
+  ): pg.QueryConfig;
+  /**
+   * Clears this session's record (a LockManager waiter's, or a departed holder's); with
+   * `unlockAll`, also gives back every advisory lock the session holds.
+   */
+  clearRecord(unlockAll?: boolean): pg.QueryConfig;
 }
 
 const MAX_LOCK_TIMEOUT = 2 ** 31 - 1;
@@ -79,18 +94,32 @@ export function lockStatements(schema: string): LockStatements {
       clearRecord
         ? { name: `interlock_unlock_${mode}_c`, text: texts[mode].unlockAndClear, values: [key] }
         : { name: `interlock_unlock_${mode}`, text: texts[mode].unlock, values: [key] },
-    record: (key, name, mode, tokenValue, holder, heldForMs) => ({
+    record: (key, name, mode, tokenValue, holder, heldForMs, request) => ({
       name: "interlock_record",
       text: `UPDATE ${s}.holders SET lock_key = $1::bigint, name = $2, mode = $3, token = $4::bigint,
-          holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000)
+          holder = $5::jsonb, acquired_at = now() - make_interval(secs => $6::float8 / 1000), request = $7::bigint
         WHERE backend_pid = pg_backend_pid()`,
-      values: [key, name, mode, String(tokenValue), holder, heldForMs],
+      values: [key, storedName(name), mode, String(tokenValue), holder, heldForMs, request ?? null],
     }),
-    register: (host, pid, startTime) => ({
-      text: `INSERT INTO ${s}.holders (backend_pid, host, pid, start_time) VALUES (pg_backend_pid(), $1, $2, $3)
+    register: (host, pid, startTime, client) => ({
+      text: `WITH gone AS (DELETE FROM ${s}.lock_requests WHERE backend_pid = pg_backend_pid())
+        INSERT INTO ${s}.holders (backend_pid, host, pid, start_time, client) VALUES (pg_backend_pid(), $1, $2, $3, $4)
         ON CONFLICT (backend_pid) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,
-          start_time = EXCLUDED.start_time, lock_key = NULL, name = NULL, token = NULL, holder = NULL`,
-      values: [host, pid, startTime ?? null],
+          start_time = EXCLUDED.start_time, client = EXCLUDED.client, lock_key = NULL, name = NULL,
+          token = NULL, holder = NULL, request = NULL`,
+      values: [host, pid, startTime ?? null, client],
     }),
+    clearRecord: (unlockAll = false) =>
+      unlockAll
+        ? {
+            name: "interlock_clear_record_unlock",
+            text: `WITH c AS (UPDATE ${s}.holders SET lock_key = NULL, request = NULL, token = NULL
+                WHERE backend_pid = pg_backend_pid())
+              SELECT pg_advisory_unlock_all()`,
+          }
+        : {
+            name: "interlock_clear_record",
+            text: `UPDATE ${s}.holders SET lock_key = NULL, request = NULL, token = NULL WHERE backend_pid = pg_backend_pid()`,
+          },
   };
 }

@@ -17,6 +17,7 @@ import {
   type Unrecorded,
   waitBounded,
 } from "./lock-entry.js";
+import { type RequestTag, type TagStatements, tagStatements } from "./lock-manager-statements.js";
 import { type LockStatements, lockStatements, RECORD_AFTER_MS } from "./lock-statements.js";
 import { type HoldOwner, RemoteLock, type RemoteLockMode } from "./remote-lock.js";
 import { isConnectionError, type Loss } from "./session.js";
@@ -35,24 +36,31 @@ export interface LockRequest {
   timeoutMs: number | undefined;
   /** `performance.now()` when the wait gives up; `Infinity` without `timeoutMs`. */
   deadline: number;
+  /** Set for a request of `backend.locks`: its session record or row names it. */
+  tag?: RequestTag | undefined;
 }
 
 export class LockTable implements HoldOwner {
   readonly #local = new KeyedRWLock<string>();
   readonly #entries = new Map<string, Entry>();
   readonly #sql: LockStatements;
+  readonly #tagSql: TagStatements;
   readonly #pool: SessionPool;
   readonly #timeoutError: (r: LockRequest) => Promise<LockTimeoutError>;
   readonly #closed: () => boolean;
   readonly #unrecorded = new Map<Entry, Unrecorded>();
+  /** Keys whose name this backend has written to lock_names (bounded; see #named). */
+  readonly #named = new Set<string>();
 
   constructor(
     schema: string,
     pool: SessionPool,
     timeoutError: (r: LockRequest) => Promise<LockTimeoutError>,
     closed: () => boolean,
+    owner: { hostname: string; pid: number },
   ) {
     this.#sql = lockStatements(schema);
+    this.#tagSql = tagStatements(schema, owner.hostname, owner.pid);
     this.#pool = pool;
     this.#timeoutError = timeoutError;
     this.#closed = closed;
@@ -66,6 +74,7 @@ export class LockTable implements HoldOwner {
       this.#unrecorded.delete(entry);
       if (!entry.holds.has(u.lock) || entry.unlocking || !entry.session.alive) continue;
       entry.recorded = true;
+      if (u.r.tag !== undefined) entry.tagged = u.lock;
       const q = this.#sql.record(
         u.r.key,
         u.r.name,
@@ -73,6 +82,7 @@ export class LockTable implements HoldOwner {
         u.lock.token,
         u.r.holder,
         now - u.granted,
+        u.r.tag?.seq,
       );
       // A failure here is a connection failure, which the session reports itself.
       entry.session.query(q).catch(() => {});
@@ -84,6 +94,7 @@ export class LockTable implements HoldOwner {
     let local =
       r.mode === "exclusive" ? this.#local.tryWriteLock(r.key) : this.#local.tryReadLock(r.key);
     if (local === undefined) {
+      if (r.tag !== undefined) r.tag.waited = true;
       try {
         local = await (r.mode === "exclusive"
           ? this.#local.writeLock(r.key, { signal: r.signal, timeoutMs: r.timeoutMs })
@@ -156,6 +167,7 @@ export class LockTable implements HoldOwner {
 
   /** Waits for `p` within the request's deadline and signal; a timeout names the holder. */
   async #wait(p: Promise<void>, r: LockRequest): Promise<void> {
+    if (r.tag !== undefined) r.tag.waited = true;
     try {
       await waitBounded(p, r, () => new LockTimeoutError(r.timeoutMs ?? 0));
     } catch (err) {
@@ -165,10 +177,15 @@ export class LockTable implements HoldOwner {
 
   /** A shared request joins this process's existing shared hold, unless someone waits. */
   async #join(entry: Entry, r: LockRequest, local: Releaser): Promise<RemoteLock | undefined> {
+    if (r.tag !== undefined) r.tag.atServer = true;
     entry.refs++;
     let token: string | null;
     try {
-      const res = await entry.session.query(this.#sql.join(r.key));
+      const q =
+        r.tag === undefined
+          ? this.#sql.join(r.key)
+          : this.#tagSql.join(r.key, r.name, r.tag, r.holder);
+      const res = await entry.session.query(q);
       token = res.rows[0].token;
     } catch (err) {
       entry.refs--;
@@ -179,6 +196,18 @@ export class LockTable implements HoldOwner {
       throw err;
     }
     if (token === null || !entry.session.alive || r.signal?.aborted) {
+      if (token !== null && r.tag !== undefined && entry.session.alive) {
+        // A LockManager joiner's row went in with the join: out with it before the
+        // hold can end (if that fails, the session ends, and what believes the row).
+        const { client, seq } = r.tag;
+        await entry.session.query(this.#tagSql.deleteRow(client, seq)).catch((err: unknown) => {
+          entry.session.lose({
+            reason: "connection-ended",
+            detail: `a statement failed (${(err as Error).message})`,
+            cause: err,
+          });
+        });
+      }
       entry.refs--;
       this.#maybeUnlock(entry);
       // Aborted meanwhile: never granted. A join holds nothing of its own on the
@@ -187,13 +216,19 @@ export class LockTable implements HoldOwner {
       return undefined;
     }
     entry.session.addHold(performance.now(), performance.now());
-    return this.#hold(entry, r, Number(token), local);
+    const joined = this.#hold(entry, r, Number(token), local);
+    if (r.tag !== undefined) {
+      r.tag.joined = true;
+      // Its row (written by the join) goes with its release.
+      (entry.joiners ??= new Map()).set(joined, r.tag);
+    }
+    return joined;
   }
 
   #hold(entry: Entry, r: LockRequest, token: number, local: Releaser): RemoteLock {
     const lock = new RemoteLock(this, r.name, r.mode, token, local, entry);
     entry.holds.add(lock);
-    if (!entry.recorded && !this.#unrecorded.has(entry)) {
+    if (!entry.recorded && entry.tagged === undefined && !this.#unrecorded.has(entry)) {
       this.#unrecorded.set(entry, { lock, r, granted: performance.now() });
     }
     return lock;
@@ -201,6 +236,7 @@ export class LockTable implements HoldOwner {
 
   /** Takes a session and asks the server for the lock (waiting in its FIFO queue). */
   async #fresh(r: LockRequest, local: Releaser, tryOnly: boolean): Promise<RemoteLock | undefined> {
+    if (r.tag !== undefined) r.tag.atServer = true;
     const session = this.#pool.takeIdle() ?? (await this.#pool.take(r.signal));
     const entry: Entry = {
       key: r.key,
@@ -214,6 +250,9 @@ export class LockTable implements HoldOwner {
       unsubscribe: () => {},
       unlocking: false,
       recorded: false,
+      head: undefined,
+      tagged: undefined,
+      joiners: undefined,
       granted: false,
       onSettled: undefined,
     };
@@ -226,16 +265,25 @@ export class LockTable implements HoldOwner {
       void sendCancel(session.client);
     };
     r.signal?.addEventListener("abort", onAbort, { once: true });
-    const sent = performance.now();
+    let sent = performance.now();
     let token: string | null;
     try {
-      const query = useTry
-        ? this.#sql.tryLock(r.mode, r.key)
-        : this.#sql.lock(r.mode, r.key, timeLeft);
-      token = (await session.query(query)).rows[0].token;
+      if (r.tag !== undefined) {
+        token = await this.#tagged(entry, r, useTry, (t) => {
+          sent = t;
+        });
+      } else {
+        const query = useTry
+          ? this.#sql.tryLock(r.mode, r.key)
+          : this.#sql.lock(r.mode, r.key, timeLeft);
+        token = (await session.query(query)).rows[0].token;
+      }
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
-      await this.#abandon(entry);
+      // A lock statement that failed may still have been granted: a lock timeout (or a
+      // cancel) that races the grant fails the statement, but the server keeps the
+      // session lock it had just granted.
+      await this.#abandon(entry, false, true);
       const code = (err as { code?: string }).code;
       if (r.signal?.aborted && (code === QUERY_CANCELED || isConnectionError(err))) {
         throw new AbortError(r.signal.reason);
@@ -262,21 +310,77 @@ export class LockTable implements HoldOwner {
     }
     session.addHold(sent, received);
     const lock = this.#hold(entry, r, Number(token), local);
+    entry.head = lock;
+    // The record names this request (written by its try, see #tagged).
+    if (r.tag !== undefined && entry.recorded) entry.tagged = lock;
     entry.granted = true;
     settle(entry);
     return lock;
   }
 
   /**
+   * The server side of a LockManager request (see lock-manager-statements.ts): a plain
+   * try unless it already waited here, then a try that writes the session's record,
+   * then, if refused and allowed to wait, the wait. Returns the token, or `null` if not
+   * granted (refused try, or no time left).
+   */
+  async #tagged(
+    entry: Entry,
+    r: LockRequest,
+    tryOnly: boolean,
+    sending: (at: number) => void,
+  ): Promise<string | null> {
+    const { session } = entry;
+    const tag = r.tag!;
+    if (!tag.waited) {
+      const named = this.#named.has(r.key);
+      const q = named
+        ? this.#sql.tryLock(r.mode, r.key)
+        : this.#tagSql.namingTry(r.mode, r.key, r.name);
+      const token: string | null = (await session.query(q)).rows[0].token;
+      if (!named) {
+        if (this.#named.size >= 4096) this.#named.clear();
+        this.#named.add(r.key);
+      }
+      if (token !== null || tryOnly) return token;
+      // Aborted meanwhile: a cancel request may be on its way; send nothing more on
+      // this session (the caller ends it).
+      if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+    }
+    entry.recorded = true;
+    sending(performance.now());
+    const tried = await session.query(this.#tagSql.recordTry(r.mode, r.key, r.name, tag, r.holder));
+    const token: string | null = tried.rows[0].token;
+    if (token !== null || tryOnly) return token;
+    if (r.signal?.aborted) throw new AbortError(r.signal.reason);
+    const timeLeft = r.deadline - performance.now();
+    if (timeLeft <= 0) return null;
+    sending(performance.now());
+    return (await session.query(this.#tagSql.lock(r.mode, r.key, timeLeft))).rows[0].token;
+  }
+
+  /**
    * Drops an entry that never held anything for anyone (its acquire failed, timed out
    * or was aborted). `granted`: the server granted it anyway, so the session must end.
+   * `failed`: its statement failed, so the server may hold the lock for it anyway.
    */
-  async #abandon(entry: Entry, granted = false): Promise<void> {
+  async #abandon(entry: Entry, granted = false, failed = false): Promise<void> {
     entry.refs--;
     entry.unsubscribe();
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
     const { session } = entry;
-    if (granted || session.cancelled || !session.alive) {
+    let stale = false;
+    if ((failed || entry.recorded) && !granted && !session.cancelled && session.alive) {
+      // Before anyone else uses the session: give back a lock granted in the race (the
+      // session holds no other), and clear a LockManager waiter's record. If that
+      // fails, the session goes.
+      try {
+        await session.query(this.#sql.clearRecord(failed));
+      } catch {
+        stale = true;
+      }
+    }
+    if (granted || stale || session.cancelled || !session.alive) {
       await session.close({ reason: "closed", detail: "its acquire was abandoned" });
     } else {
       this.#pool.park(session);
@@ -304,6 +408,37 @@ export class LockTable implements HoldOwner {
     if (entry === undefined || !entry.holds.delete(lock)) return undefined;
     const { session } = entry;
     if (session.loss !== undefined) return session.loss;
+    try {
+      const joiner = entry.joiners?.get(lock);
+      const joiners = entry.joiners?.size ?? 0;
+      if (joiner !== undefined) {
+        entry.joiners!.delete(lock);
+        await session.query(this.#tagSql.deleteRow(joiner.client, joiner.seq));
+      } else if (
+        entry.refs > 1 &&
+        (entry.tagged === lock || (lock === entry.head && joiners > 0))
+      ) {
+        // Others still ride on this hold, and the session's record (or, unrecorded, the
+        // session itself) stands for this one in query(). With LockManager joiners left,
+        // their rows show them: a blank record hides the session; without, a cleared
+        // record lets query() show the session as the (unrecorded) holder it still is.
+        entry.tagged = undefined;
+        this.#unrecorded.delete(entry);
+        entry.recorded = joiners > 0;
+        await session.query(
+          joiners > 0 ? this.#tagSql.blankRecord(entry.key) : this.#sql.clearRecord(),
+        );
+      }
+    } catch (err) {
+      // Whatever failed, the session ends: the server then releases what it held.
+      const loss: Loss = session.loss ?? {
+        reason: "connection-ended",
+        detail: `the release failed (${(err as Error).message})`,
+        cause: err,
+      };
+      session.lose(loss);
+      return loss;
+    }
     entry.refs--;
     session.removeHold();
     if (entry.refs > 0) return undefined;

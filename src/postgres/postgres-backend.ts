@@ -5,6 +5,7 @@ import { validateOptions } from "../internal/options.js";
 import type { BackendContext } from "./context.js";
 import { type RemoteLockHolder, readHolder, serializeHolder } from "./holder-record.js";
 import { advisoryKey } from "./keys.js";
+import { PostgresLockManager } from "./lock-manager.js";
 import type { LockRequest, LockTable } from "./lock-table.js";
 import { PostgresRegistry, type PostgresRegistryOptions } from "./registry.js";
 import type { RemoteLockHandle, RemoteLockMode } from "./remote-lock.js";
@@ -82,11 +83,25 @@ export class PostgresBackend implements AsyncDisposable {
     return key;
   }
 
+  /**
+   * The Web Locks API on this backend: `request(name, options?, callback)` and `query()`,
+   * as interlock's file-lock `LockManager` offers them, across every host; see
+   * {@link PostgresLockManager}. Its locks are this backend's locks: `locks.request("x")`
+   * and `acquireLock("x")` exclude each other.
+   *
+   * @example
+   * ```ts
+   * await backend.locks.request("deploy", async (lock) => deploy({ signal: lock.signal, fence: lock.token }));
+   * ```
+   */
+  readonly locks: PostgresLockManager;
+
   /** @internal Use {@link connectPostgres}. */
   constructor(parts: BackendParts) {
     this.#parts = parts;
     this.namespace = parts.ctx.namespace;
     this.leaseMs = parts.ctx.leaseMs;
+    this.locks = new PostgresLockManager(parts.ctx, parts.locks);
   }
 
   #request(name: unknown, options: RemoteLockOptions | undefined): LockRequest {

@@ -7,7 +7,7 @@ import { PostgresConnectionError } from "./errors.js";
 import { ADVISORY_KEY_SQL } from "./keys.js";
 
 /** The version this code writes and reads. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * One entry per version; entry `i` upgrades version `i` to `i + 1`. `$S` is the quoted
@@ -70,6 +70,35 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE FUNCTION ${s}.lock_key(kind text, ns text, name text) RETURNS bigint
       LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
       AS $fn$ SELECT ${ADVISORY_KEY_SQL} $fn$;
+  `,
+  (s) => `
+    -- backend.locks (the LockManager): which client each lock session belongs to, and the
+    -- LockManager request a session's record describes (its head request, held or
+    -- waiting for the lock; written by the statement that asks the server for it).
+    ALTER TABLE ${s}.holders ADD COLUMN client text, ADD COLUMN request bigint;
+
+    -- LockManager requests that no session record describes: requests queued in their
+    -- process behind another of its requests (backend_pid NULL), and shared requests
+    -- riding on a session's shared hold (backend_pid of that session). Believed only
+    -- next to pg_locks (see lock-manager-snapshot.ts); unlogged like holders.
+    CREATE UNLOGGED TABLE ${s}.lock_requests (
+      client text NOT NULL,
+      seq bigint NOT NULL,
+      key bigint NOT NULL,
+      name text NOT NULL,
+      mode text NOT NULL,
+      backend_pid int,
+      since timestamptz NOT NULL,
+      holder jsonb,
+      host text NOT NULL,
+      pid int NOT NULL,
+      PRIMARY KEY (client, seq)
+    );
+    CREATE INDEX lock_requests_backend ON ${s}.lock_requests (backend_pid) WHERE backend_pid IS NOT NULL;
+
+    -- The name of each key a LockManager request asked for, so that query() can name a
+    -- hold too young to have its record: one row per name ever requested.
+    CREATE TABLE ${s}.lock_names (key bigint PRIMARY KEY, name text NOT NULL);
   `,
 ];
 

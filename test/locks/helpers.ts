@@ -44,9 +44,16 @@ export class LocksClient {
 
   readonly post: (m: object) => void;
 
-  /** A child process; killed after each test unless `keep` (then the caller kills it). */
-  static async process(dir: string, { keep = false } = {}): Promise<LocksClient> {
-    const proc = fork(fixtureUrl, [dir], {
+  /**
+   * A child process; killed after each test unless `keep` (then the caller kills it).
+   * `fixture`: another client speaking the same protocol (default: the file-lock one),
+   * given `arg` as its argument.
+   */
+  static async process(
+    arg: string,
+    { keep = false, fixture = fixtureUrl }: { keep?: boolean; fixture?: URL } = {},
+  ): Promise<LocksClient> {
+    const proc = fork(fixture, [arg], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -110,12 +117,29 @@ export class LocksClient {
     const got = take(event);
     if (got) return Promise.resolve(got);
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ id, event, resolve });
-      this.#waiting.push({
+      // Whichever comes first removes the other, so that a later wait for another event
+      // of the same command gets its own "failed".
+      const drop = (w: object) => {
+        const i = this.#waiting.indexOf(w as never);
+        if (i >= 0) this.#waiting.splice(i, 1);
+      };
+      const ok = {
+        id,
+        event,
+        resolve: (m: Message) => {
+          drop(failed);
+          resolve(m);
+        },
+      };
+      const failed = {
         id,
         event: "failed",
-        resolve: (m) => reject(Object.assign(new Error(m.error.message), m.error)),
-      });
+        resolve: (m: Message) => {
+          drop(ok);
+          reject(Object.assign(new Error(m.error.message), m.error));
+        },
+      };
+      this.#waiting.push(ok, failed);
       this.#gone.then(() => reject(new Error(`client exited before "${event}" of ${id}`)));
     });
   }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { connectPostgres, PostgresConnectionError } from "../../src/postgres/index.js";
 import { advisoryKey } from "../../src/postgres/keys.js";
+import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { sql } from "./cluster.js";
 import { type FakePooler, startFakePooler } from "./fake-pooler.js";
 import { freshNamespace, pgUrl, recordedHolder, useBackends } from "./helpers.js";
@@ -28,7 +29,7 @@ describe("connectPostgres", () => {
     const version = (
       await sql<{ version: number }>(pgUrl(), `SELECT version FROM "${schema}".meta`)
     )[0]!.version;
-    expect(version).toBe(1);
+    expect(version).toBe(SCHEMA_VERSION);
     const lock = await backends[3]!.acquireLock("after-migration");
     await lock.release();
   });
