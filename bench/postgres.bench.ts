@@ -13,7 +13,7 @@ import { once } from "node:events";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import pg from "pg";
-import { connectPostgres } from "../src/postgres/index.js";
+import { connectPostgres } from "interlock/postgres";
 import { startCluster } from "../test/postgres/cluster.js";
 import { printTable, type Row } from "./lib.js";
 
