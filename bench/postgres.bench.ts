@@ -12,8 +12,8 @@ import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process
 import { once } from "node:events";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import pg from "pg";
 import { connectPostgres } from "interlock/postgres";
+import pg from "pg";
 import { startCluster } from "../test/postgres/cluster.js";
 import { printTable, type Row } from "./lib.js";
 

@@ -6,9 +6,5 @@ export {
   StateFileInvalidError,
 } from "./errors.js";
 export { StateFile, type StateFileOptions, type UpdateOptions } from "./state-file.js";
-export {
-  type SweepOptions,
-  sweepTempFiles,
-  type WriteFileAtomicOptions,
-  writeFileAtomic,
-} from "./write-file-atomic.js";
+export { type SweepOptions, sweepTempFiles } from "./temp-files.js";
+export { type WriteFileAtomicOptions, writeFileAtomic } from "./write-file-atomic.js";

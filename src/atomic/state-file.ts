@@ -9,16 +9,10 @@ import { AtomicWriteError, StateFileCorruptError, StateFileInvalidError } from "
 import { readRegular } from "./io.js";
 import { jsonErrorPosition, stableStringify } from "./json-text.js";
 import { whyNotJson } from "./json-value.js";
+import { beginWrite, endWrite } from "./temp-files.js";
 import { firstInvalidUtf8 } from "./utf8.js";
-import {
-  beginWrite,
-  endWrite,
-  pathLocks,
-  toPath,
-  validateWriteOptions,
-  type WriteOptions,
-  writeLocked,
-} from "./write-file-atomic.js";
+import { toPath, validateWriteOptions, type WriteOptions } from "./write-args.js";
+import { pathLocks, writeLocked } from "./write-file-atomic.js";
 
 /**
  * Options of {@link StateFile}.
