@@ -256,7 +256,7 @@ const mutants = [
   {
     name: "file locks: tokens not counted on from the file",
     file: "src/file-lock/kernel.ts",
-    from: "  const token = head.token + 1;",
+    from: "  const token = before.token + 1;",
     to: "  const token = 1;",
     tests: ["test/file-lock/file-lock-token.test.ts"],
   },
@@ -654,6 +654,17 @@ const selected = mutants.filter(
     wanted.length === 0 ||
     wanted.some((w) => m.name.includes(w) || editsOf(m).some((e) => e.file.includes(w))),
 );
+// Every edit must still apply to the code as it is: checked up front, so a stale mutant
+// fails the run at once instead of after the mutants before it ran.
+const stale = mutants.filter((m) =>
+  editsOf(m).some((e) => !readFileSync(join(root, e.file), "utf8").includes(e.from)),
+);
+if (stale.length > 0) {
+  console.error(
+    `These mutants no longer apply (their code changed):\n  ${stale.map((m) => m.name).join("\n  ")}`,
+  );
+  process.exit(2);
+}
 let survived = 0;
 for (const m of selected) {
   const dir = mkdtempSync(join(tmpdir(), "interlock-mutant-"));
