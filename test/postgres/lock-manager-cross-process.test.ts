@@ -154,8 +154,9 @@ describe("backend.locks across processes", () => {
     await a!.hold("deploy", { mode: "shared" });
     const snap = await until(async () => {
       const s = await backend.locks.query();
-      return s.pending.length === 3 ? s : undefined;
-    }, "a's second waiter");
+      // The holder's fields show once its record is written (at 25 ms): wait for that too.
+      return s.pending.length === 3 && s.held[0]?.holder !== undefined ? s : undefined;
+    }, "a's second waiter and the holder's record");
     expect(snap.held).toEqual([
       expect.objectContaining({
         name: "deploy",
