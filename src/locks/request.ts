@@ -3,6 +3,7 @@
 // while the callback runs, and the in-thread parking that lets `steal` go first.
 import { AbortError, hasCode, LockTimeoutError } from "../errors.js";
 import { acquireFileLock, type FileLockHandle } from "../file-lock/index.js";
+import { isThenable } from "../internal/thenable.js";
 import { type Client, dropIfIdle, type NameQueue } from "./client.js";
 import { describeHolders } from "./errors.js";
 import {
@@ -269,14 +270,6 @@ export function grant(req: LockRequest, handle: FileLockHandle): void {
 
 function lockOf(req: LockRequest, handle: FileLockHandle): Lock {
   return { name: req.q.name, mode: req.mode, token: handle.token };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
 }
 
 const ignore = () => {};

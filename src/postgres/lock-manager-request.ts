@@ -4,6 +4,7 @@
 // while the callback runs, and the parking that lets `steal` go first. The same shape as
 // src/locks/request.ts, with the backend's lock handles as the engine.
 import { AbortError, hasCode } from "../errors.js";
+import { isThenable } from "../internal/thenable.js";
 import type { BackendContext } from "./context.js";
 import type { RequestRows } from "./lock-manager-rows.js";
 import type { RequestTag } from "./lock-manager-statements.js";
@@ -308,14 +309,6 @@ function grant(req: ManagedRequest, handle: RemoteLock): void {
     // session's record describes the holder and the waiting row goes.
     if (!req.tag.joined) req.row = req.client.rows.remove(req.seq);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
 }
 
 const ignore = () => {};
