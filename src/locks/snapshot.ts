@@ -9,9 +9,11 @@
 //   dead processes are dropped.
 // A waiter that was granted an exclusive lock a moment ago may have its registry entry
 // and its lock file record at once: the record wins (same request id).
+
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type LockHolder, readLockHolder } from "../file-lock/index.js";
+import { byAge } from "./by-age.js";
 import type { Client } from "./client.js";
 import { isLockFileName, lockFileName, lockNameOf } from "./lock-name.js";
 import {
@@ -99,14 +101,6 @@ async function exclusiveHolders(dir: string, client: Client, only?: string): Pro
     });
   }
   return found;
-}
-
-function byAge(a: Found, b: Found): number {
-  return (
-    a.since - b.since ||
-    (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0) ||
-    a.seq - b.seq
-  );
 }
 
 function strip(found: Found[]): LockInfo[] {

@@ -22,6 +22,7 @@
 // record at once: the record wins (same request id). Names are checked against the key
 // (so other namespaces, and the registry's owner locks, never show), and hostname and
 // pid are the client process's.
+import { byAge } from "../locks/by-age.js";
 import type { LockInfo, LockManagerSnapshot } from "../locks/types.js";
 import { advisoryKey, storedNameOf } from "./keys.js";
 import type { LockClient } from "./lock-manager-request.js";
@@ -44,14 +45,6 @@ interface Row {
   pid: number;
   holder: Record<string, unknown> | null;
   since: number;
-}
-
-function byAge(a: Found, b: Found): number {
-  return (
-    a.since - b.since ||
-    (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0) ||
-    a.seq - b.seq
-  );
 }
 
 function strip(found: Found[]): LockInfo[] {
