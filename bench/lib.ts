@@ -70,6 +70,15 @@ export function fmt(n: number): string {
  * until each has reported done (a second message). Start-up is not timed.
  */
 export async function timeChildren(fixture: URL, args: string[], count: number): Promise<number> {
+  return (await runChildren(fixture, args, count)).ms;
+}
+
+/** As {@link timeChildren}, also returning each child's done message (what it reported). */
+export async function runChildren(
+  fixture: URL,
+  args: string[],
+  count: number,
+): Promise<{ ms: number; replies: unknown[] }> {
   const children = Array.from({ length: count }, () =>
     fork(fixture, args, {
       execArgv: ["--import", "tsx"],
@@ -80,8 +89,8 @@ export async function timeChildren(fixture: URL, args: string[], count: number):
   const started = performance.now();
   const done = children.map((c) => once(c, "message"));
   for (const c of children) c.send("go");
-  await Promise.all(done);
+  const replies = (await Promise.all(done)).map(([message]) => message);
   const ms = performance.now() - started;
   await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
-  return ms;
+  return { ms, replies };
 }

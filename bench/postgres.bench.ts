@@ -8,14 +8,12 @@
 // lost-lock signal, no queue: waiters poll). The bench starts its own
 // throwaway PostgreSQL (fsync on) through the test harness, and its own redis-server
 // when one is installed (it says so when not).
-import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
-import { once } from "node:events";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { connectPostgres } from "interlock/postgres";
 import pg from "pg";
-import { startCluster } from "../test/postgres/cluster.js";
-import { printTable, type Row } from "./lib.js";
+import { freePort, startCluster } from "../test/postgres/cluster.js";
+import { printTable, type Row, runChildren } from "./lib.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const PROCESSES = 8;
@@ -62,17 +60,6 @@ async function interleave(
 }
 
 const require = createRequire(import.meta.url);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A throwaway redis-server on a free port, or undefined (said loudly) if none is installed. */
 async function startRedis(): Promise<{ port: number; proc: ChildProcess } | undefined> {
@@ -242,21 +229,14 @@ async function contended(
   variant: Variant,
   round: number,
 ): Promise<[number, number[]]> {
-  const fixture = new URL("./fixtures/postgres-contend.ts", import.meta.url);
-  const children = Array.from({ length: PROCESSES }, () =>
-    fork(fixture, [variant, url, `contend-${round}`, String(CYCLES)], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    }),
+  const { ms, replies } = await runChildren(
+    new URL("./fixtures/postgres-contend.ts", import.meta.url),
+    [variant, url, `contend-${round}`, String(CYCLES)],
+    PROCESSES,
   );
-  await Promise.all(children.map((c) => once(c, "message")));
-  const started = performance.now();
-  const done = children.map((c) => once(c, "message"));
-  for (const c of children) c.send("go");
-  const results = (await Promise.all(done)) as [{ holds: [number, number][] }][];
-  const ms = performance.now() - started;
-  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
-  const holds = results.flatMap(([r]) => r.holds).sort((a, b) => a[0] - b[0]);
+  const holds = (replies as { holds: [number, number][] }[])
+    .flatMap((r) => r.holds)
+    .sort((a, b) => a[0] - b[0]);
   const handoffs: number[] = [];
   for (let i = 1; i < holds.length; i++) handoffs.push(holds[i]![0] - holds[i - 1]![1]);
   return [(PROCESSES * CYCLES * 1000) / ms, handoffs];
