@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterEach, inject } from "vitest";
+import { afterAll, afterEach, beforeAll, inject } from "vitest";
 import {
   connectPostgres,
   type PostgresBackend,
@@ -35,6 +35,29 @@ export function useBackends(): (
     made.push(b);
     return b;
   };
+}
+
+/**
+ * `count` backends sharing one fresh namespace, connected before the file's tests and
+ * closed after them (for property tests whose runs share the connections).
+ */
+export function useSharedBackends(count: number): {
+  backends: PostgresBackend[];
+  namespace: string;
+} {
+  const set = { backends: [] as PostgresBackend[], namespace: "" };
+  beforeAll(async () => {
+    set.namespace = freshNamespace();
+    set.backends = await Promise.all(
+      Array.from({ length: count }, () =>
+        connectPostgres({ connectionString: pgUrl(), namespace: set.namespace }),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(set.backends.map((b) => b.close()));
+  });
+  return set;
 }
 
 /** Rows of pg_locks for a lock name of a namespace: who holds and who waits. */

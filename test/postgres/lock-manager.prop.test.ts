@@ -6,10 +6,9 @@
 // request holds, another client's query() shows it held; afterwards nothing is left: no
 // lock in pg_locks, no entry in any client's query(), no lock_requests row.
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectPostgres, type PostgresBackend } from "../../src/postgres/index.js";
+import { describe, expect, it } from "vitest";
 import { sql } from "./cluster.js";
-import { freshNamespace, locksOf, pgUrl } from "./helpers.js";
+import { locksOf, pgUrl, useSharedBackends } from "./helpers.js";
 
 const RUNS = process.env.INTERLOCK_STRESS === "1" ? 60 : 8;
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -25,18 +24,7 @@ const actor = fc.record({
 });
 
 describe("random backend.locks schedules", () => {
-  let backends: PostgresBackend[] = [];
-  let namespace = "";
-
-  beforeAll(async () => {
-    namespace = freshNamespace();
-    backends = await Promise.all(
-      [0, 1, 2].map(() => connectPostgres({ connectionString: pgUrl(), namespace })),
-    );
-  });
-  afterAll(async () => {
-    await Promise.all(backends.map((b) => b.close()));
-  });
+  const shared = useSharedBackends(3);
 
   it(
     `keep holders compatible and visible, tokens rising, and leave nothing behind (${RUNS} runs)`,
@@ -54,8 +42,8 @@ describe("random backend.locks schedules", () => {
           const problems: string[] = [];
           await Promise.all(
             actors.map(async (a, i) => {
-              const b = backends[a.backend]!;
-              const other = backends[(a.backend + 1) % backends.length]!;
+              const b = shared.backends[a.backend]!;
+              const other = shared.backends[(a.backend + 1) % shared.backends.length]!;
               const ac = new AbortController();
               const options =
                 a.how === "ifAvailable"
@@ -116,14 +104,14 @@ describe("random backend.locks schedules", () => {
             }),
           );
           expect(problems).toEqual([]);
-          expect(await locksOf(namespace, "a")).toEqual([]);
-          expect(await locksOf(namespace, "b")).toEqual([]);
-          for (const b of backends)
+          expect(await locksOf(shared.namespace, "a")).toEqual([]);
+          expect(await locksOf(shared.namespace, "b")).toEqual([]);
+          for (const b of shared.backends)
             expect(await b.locks.query()).toEqual({ held: [], pending: [] });
           const rows = await sql(
             pgUrl(),
             "SELECT client, seq FROM interlock.lock_requests WHERE client = ANY($1)",
-            [backends.map((b) => b.locks.clientId)],
+            [shared.backends.map((b) => b.locks.clientId)],
           );
           expect(rows).toEqual([]);
         }),

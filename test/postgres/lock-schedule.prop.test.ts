@@ -5,14 +5,10 @@
 // that name entered before; an aborted waiter never holds; nothing is left on the
 // server afterwards.
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AbortError } from "../../src/errors.js";
-import {
-  connectPostgres,
-  type PostgresBackend,
-  type RemoteLockHandle,
-} from "../../src/postgres/index.js";
-import { freshNamespace, locksOf, pgUrl } from "./helpers.js";
+import type { RemoteLockHandle } from "../../src/postgres/index.js";
+import { locksOf, useSharedBackends } from "./helpers.js";
 
 const RUNS = process.env.INTERLOCK_STRESS === "1" ? 60 : 8;
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -27,18 +23,7 @@ const actor = fc.record({
 });
 
 describe("random lock schedules", () => {
-  let backends: PostgresBackend[] = [];
-  let namespace = "";
-
-  beforeAll(async () => {
-    namespace = freshNamespace();
-    backends = await Promise.all(
-      [0, 1, 2].map(() => connectPostgres({ connectionString: pgUrl(), namespace })),
-    );
-  });
-  afterAll(async () => {
-    await Promise.all(backends.map((b) => b.close()));
-  });
+  const shared = useSharedBackends(3);
 
   it(
     `keep holders compatible, tokens rising, aborted waiters empty-handed (${RUNS} runs)`,
@@ -56,7 +41,7 @@ describe("random lock schedules", () => {
           const problems: string[] = [];
           await Promise.all(
             actors.map(async (a) => {
-              const b = backends[a.backend]!;
+              const b = shared.backends[a.backend]!;
               let lock: RemoteLockHandle | undefined;
               if (a.how === "try") {
                 lock = await b.tryAcquireLock(a.name, { mode: a.mode });
@@ -92,8 +77,8 @@ describe("random lock schedules", () => {
             }),
           );
           expect(problems).toEqual([]);
-          expect(await locksOf(namespace, "a")).toEqual([]);
-          expect(await locksOf(namespace, "b")).toEqual([]);
+          expect(await locksOf(shared.namespace, "a")).toEqual([]);
+          expect(await locksOf(shared.namespace, "b")).toEqual([]);
         }),
         { numRuns: RUNS },
       );
