@@ -3,6 +3,7 @@
 // while the callback runs, and the in-thread parking that lets `steal` go first.
 import { AbortError, hasCode, LockTimeoutError } from "../errors.js";
 import { acquireFileLock, type FileLockHandle } from "../file-lock/index.js";
+import { type AbortSubscriber, subscribe, unsubscribe } from "../internal/abort-watch.js";
 import { isThenable } from "../internal/thenable.js";
 import { type Client, dropIfIdle, type NameQueue } from "./client.js";
 import { describeHolders } from "./errors.js";
@@ -24,7 +25,7 @@ import type { Lock, LockMode } from "./types.js";
  */
 const PARKED: unknown = Object.freeze({ parkedBySteal: true });
 
-export class LockRequest {
+export class LockRequest implements AbortSubscriber {
   state: "pending" | "held" | "done" = "pending";
   /** Waiting since, then held since (ms since the epoch). */
   since = Date.now();
@@ -64,6 +65,11 @@ export class LockRequest {
   readonly seq: number;
   /** Unique across processes: names the registry entry, and matches it to the record. */
   readonly id: string;
+
+  /** Its signal aborted: a wait with a park controller gives up through it. */
+  abortWith(reason: unknown): void {
+    this.park?.abort(reason);
+  }
 }
 
 /**
@@ -101,30 +107,8 @@ function issue(req: LockRequest): void {
   });
 }
 
-// One abort listener per signal, however many requests share it (an orchestrator's
-// shutdown signal): forwards the abort to each request's park controller.
-const watched = new WeakMap<AbortSignal, Set<LockRequest>>();
-
-function watch(signal: AbortSignal, req: LockRequest): void {
-  let reqs = watched.get(signal);
-  if (reqs === undefined) {
-    const set = new Set<LockRequest>();
-    reqs = set;
-    watched.set(signal, set);
-    signal.addEventListener(
-      "abort",
-      () => {
-        watched.delete(signal);
-        for (const r of set) r.park?.abort(signal.reason);
-      },
-      { once: true },
-    );
-  }
-  reqs.add(req);
-}
-
 function unwatch(req: LockRequest): void {
-  if (req.signal !== undefined && req.park !== undefined) watched.get(req.signal)?.delete(req);
+  if (req.signal !== undefined && req.park !== undefined) unsubscribe(req.signal, req);
 }
 
 /**
@@ -135,7 +119,8 @@ function unwatch(req: LockRequest): void {
 export function start(req: LockRequest, parkable = true): void {
   if (parkable && req.q.requests.size > 1) {
     req.park = new AbortController();
-    if (req.signal !== undefined) watch(req.signal, req);
+    // One abort listener per signal, however many requests share it (abort-watch.ts).
+    if (req.signal !== undefined) subscribe(req.signal, req);
   }
   try {
     issue(req);

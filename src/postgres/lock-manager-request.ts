@@ -4,6 +4,7 @@
 // while the callback runs, and the parking that lets `steal` go first. The same shape as
 // src/locks/request.ts, with the backend's lock handles as the engine.
 import { AbortError, hasCode } from "../errors.js";
+import { type AbortSubscriber, subscribe, unsubscribe } from "../internal/abort-watch.js";
 import { isThenable } from "../internal/thenable.js";
 import type { BackendContext } from "./context.js";
 import type { RequestRows } from "./lock-manager-rows.js";
@@ -77,7 +78,7 @@ class GrantedLock implements PostgresLock {
   }
 }
 
-export class ManagedRequest {
+export class ManagedRequest implements AbortSubscriber {
   state: "pending" | "held" | "done" = "pending";
   /** Waiting since, then held since (ms since the epoch). */
   since = Date.now();
@@ -123,6 +124,11 @@ export class ManagedRequest {
       joined: false,
     };
   }
+
+  /** Its signal aborted: a wait with a park controller gives up through it. */
+  abortWith(reason: unknown): void {
+    this.park?.abort(reason);
+  }
 }
 
 function remaining(req: ManagedRequest): number | undefined {
@@ -167,30 +173,8 @@ export function tryIssue(req: ManagedRequest): void {
   req.attempt = req.client.table.tryAcquire(lockRequest(req, undefined));
 }
 
-// One abort listener per signal, however many requests share it: forwards the abort to
-// each request's park controller.
-const watched = new WeakMap<AbortSignal, Set<ManagedRequest>>();
-
-function watch(signal: AbortSignal, req: ManagedRequest): void {
-  let reqs = watched.get(signal);
-  if (reqs === undefined) {
-    const set = new Set<ManagedRequest>();
-    reqs = set;
-    watched.set(signal, set);
-    signal.addEventListener(
-      "abort",
-      () => {
-        watched.delete(signal);
-        for (const r of set) r.park?.abort(signal.reason);
-      },
-      { once: true },
-    );
-  }
-  reqs.add(req);
-}
-
 function unwatch(req: ManagedRequest): void {
-  if (req.signal !== undefined && req.park !== undefined) watched.get(req.signal)?.delete(req);
+  if (req.signal !== undefined && req.park !== undefined) unsubscribe(req.signal, req);
 }
 
 /**
@@ -204,7 +188,8 @@ function unwatch(req: ManagedRequest): void {
 export function start(req: ManagedRequest, parkable = true): void {
   if (parkable && req.q.requests.size > 1) {
     req.park = new AbortController();
-    if (req.signal !== undefined) watch(req.signal, req);
+    // One abort listener per signal, however many requests share it (abort-watch.ts).
+    if (req.signal !== undefined) subscribe(req.signal, req);
   }
   issue(req);
   watchWait(req);
