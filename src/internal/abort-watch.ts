@@ -41,3 +41,14 @@ export function unsubscribe(signal: AbortSignal, s: AbortSubscriber): void {
   watches.delete(signal);
   signal.removeEventListener("abort", entry.listener);
 }
+
+/**
+ * As {@link subscribe}, for a callback, which hears `signal.reason`. Returns the function
+ * that stops it hearing (idempotent). For waits that would otherwise each add their own
+ * listener to a signal that many of them share.
+ */
+export function listenForAbort(signal: AbortSignal, fn: (reason: unknown) => void): () => void {
+  const s: AbortSubscriber = { abortWith: fn };
+  subscribe(signal, s);
+  return () => unsubscribe(signal, s);
+}

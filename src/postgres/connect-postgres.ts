@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import pg from "pg";
 import { AbortError, LockTimeoutError } from "../errors.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import { describe } from "../internal/describe.js";
 import { processStartTime } from "../process/index.js";
 import type { BackendContext } from "./context.js";
@@ -248,13 +249,14 @@ function bounded<T>(
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => settle(() => reject(new AbortError(signal!.reason)));
+    let stopListening: (() => void) | undefined;
     const settle = (fn: () => void): void => {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
       fn();
     };
     if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    stopListening = signal && listenForAbort(signal, onAbort);
     if (timeoutMs !== undefined && timeoutMs <= 2 ** 31 - 1) {
       timer = setTimeout(
         () =>

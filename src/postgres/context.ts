@@ -3,6 +3,7 @@
 // `timeoutMs` the interlock way.
 import type pg from "pg";
 import { AbortError, type LockTimeoutError } from "../errors.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import { sendCancel } from "./cancel.js";
 import type { LockTable } from "./lock-table.js";
 import type { RegistryOwner } from "./registry-types.js";
@@ -58,12 +59,13 @@ async function checkout(
       );
     };
     const onAbort = (): void => giveUp(new AbortError(signal!.reason));
+    let stopListening: (() => void) | undefined;
     const cleanup = (): void => {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
     };
     if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    stopListening = signal && listenForAbort(signal, onAbort);
     if (deadline !== Number.POSITIVE_INFINITY) {
       timer = setTimeout(() => giveUp(timeout()), Math.max(0, deadline - performance.now()));
     }
@@ -113,11 +115,11 @@ export async function transaction<T>(
       tainted ??= new Error("cancel request sent");
       void sendCancel(client);
     };
-    signal.addEventListener("abort", onAbort, { once: true });
+    const stopListening = listenForAbort(signal, onAbort);
     try {
       return await client.query(q);
     } finally {
-      signal.removeEventListener("abort", onAbort);
+      stopListening();
     }
   };
   try {

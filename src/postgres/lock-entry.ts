@@ -2,6 +2,7 @@
 // session that holds or waits for it, the handles riding on that hold, and the
 // promises other requests of this process wait on.
 import { AbortError, type LockTimeoutError } from "../errors.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import type { RequestTag } from "./lock-manager-statements.js";
 import type { LockRequest } from "./lock-table.js";
 import type { RemoteLock, RemoteLockMode } from "./remote-lock.js";
@@ -83,14 +84,16 @@ export function waitBounded(
   if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
   return new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => finish(new AbortError(signal!.reason));
+    let stopListening: (() => void) | undefined;
     const finish = (err?: Error): void => {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
       if (err === undefined) resolve();
       else reject(err);
     };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal !== undefined) {
+      stopListening = listenForAbort(signal, () => finish(new AbortError(signal.reason)));
+    }
     if (r.deadline !== Number.POSITIVE_INFINITY) {
       timer = setTimeout(() => finish(timeout()), Math.max(0, r.deadline - performance.now()));
     }

@@ -5,6 +5,7 @@
 // would let two holders in). Each held or waited key gets its own library-owned
 // session; shared holders of one process ride on one server-side shared hold.
 import { AbortError, LockTimeoutError } from "../errors.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import type { Releaser } from "../internal/permit.js";
 import { KeyedRWLock } from "../keyed-rw-lock.js";
 import { sendCancel } from "./cancel.js";
@@ -264,7 +265,7 @@ export class LockTable implements HoldOwner {
       session.cancelled = true;
       void sendCancel(session.client);
     };
-    r.signal?.addEventListener("abort", onAbort, { once: true });
+    const stopListening = r.signal && listenForAbort(r.signal, onAbort);
     let sent = performance.now();
     let token: string | null;
     try {
@@ -279,7 +280,7 @@ export class LockTable implements HoldOwner {
         token = (await session.query(query)).rows[0].token;
       }
     } catch (err) {
-      r.signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
       // A lock statement that failed may still have been granted: a lock timeout (or a
       // cancel) that races the grant fails the statement, but the server keeps the
       // session lock it had just granted.
@@ -295,7 +296,7 @@ export class LockTable implements HoldOwner {
       if (session.reused && isConnectionError(err)) return this.#fresh(r, local, tryOnly);
       throw err;
     }
-    r.signal?.removeEventListener("abort", onAbort);
+    stopListening?.();
     const received = performance.now();
     if (r.signal?.aborted) {
       // The grant raced the abort. The caller was told nothing yet, so undo it: end the

@@ -8,6 +8,7 @@
 // the server's idle_session_timeout would end it.
 import type pg from "pg";
 import { AbortError } from "../errors.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import { PostgresConnectionError } from "./errors.js";
 import { LockSession, type SessionConfig } from "./session.js";
 
@@ -80,14 +81,14 @@ export class SessionPool {
           () => {},
         );
       };
-      signal.addEventListener("abort", onAbort, { once: true });
+      const stopListening = listenForAbort(signal, onAbort);
       opening.then(
         (s) => {
-          signal.removeEventListener("abort", onAbort);
+          stopListening();
           if (!signal.aborted) resolve(s);
         },
         (err) => {
-          signal.removeEventListener("abort", onAbort);
+          stopListening();
           reject(err);
         },
       );
