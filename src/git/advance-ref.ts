@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { AbortError } from "../errors.js";
 import { acquireFileLock, type FileLockHandle } from "../file-lock/index.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import { describe } from "../internal/describe.js";
 import { validateOptions } from "../internal/options.js";
 import {
@@ -295,14 +296,15 @@ function abortedAfterBuild(ref: string, oid: string): string {
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortError(signal.reason));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError(signal!.reason));
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
       resolve();
     }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const stopListening =
+      signal &&
+      listenForAbort(signal, (reason) => {
+        clearTimeout(timer);
+        reject(new AbortError(reason));
+      });
   });
 }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { AbortError } from "../errors.js";
+import { listenForAbort } from "../internal/abort-watch.js";
 import { type GitFailure, GitMissingError, NotAGitRepoError } from "./errors.js";
 
 /** What a git command printed and how it ended. */
@@ -57,11 +58,12 @@ export function runGit(run: GitRun): Promise<GitOutput> {
       child.kill("SIGTERM");
       reject(new AbortError(signal!.reason, abortedMessage(args)));
     };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // One listener per signal however many git processes share it (abort-watch.ts).
+    const stopListening = signal && listenForAbort(signal, onAbort);
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", (err: NodeJS.ErrnoException) => {
-      signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
       if (settled) return;
       settled = true;
       const failure = { cwd, args, exitCode: null, stderr };
@@ -73,7 +75,7 @@ export function runGit(run: GitRun): Promise<GitOutput> {
       }
     });
     child.on("close", (exitCode) => {
-      signal?.removeEventListener("abort", onAbort);
+      stopListening?.();
       if (settled) return;
       settled = true;
       resolve({ cwd, args, exitCode, stdout, stderr });

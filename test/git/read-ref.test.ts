@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -78,5 +79,36 @@ describe("readRef arguments", () => {
     await expect(
       readRef({ cwd, ref: "HEAD", signal: AbortSignal.abort(reason) }),
     ).rejects.toMatchObject({ name: "AbortError", cause: reason });
+  });
+
+  it("git runs sharing one signal add one abort listener between them", async () => {
+    const cwd = initRepo(tempDir());
+    const a = commit(cwd, undefined, "a");
+    // Refs written by hand, which readRef's fast path leaves to git: 12 git processes.
+    for (let i = 0; i < 12; i++) {
+      writeFileSync(join(cwd, ".git", "refs", "heads", `r${i}`), `${a} written by hand\n`);
+    }
+    const signal = new AbortController().signal;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      let done = false;
+      const all = Promise.all(
+        Array.from({ length: 12 }, (_, i) => readRef({ cwd, ref: `refs/heads/r${i}`, signal })),
+      ).finally(() => {
+        done = true;
+      });
+      let most = 0;
+      while (!done) {
+        most = Math.max(most, getEventListeners(signal, "abort").length);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(await all).toEqual(Array.from({ length: 12 }, () => a));
+      expect(most).toBe(1);
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 });
