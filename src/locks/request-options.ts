@@ -17,7 +17,10 @@ export interface ParsedRequestOptions {
   steal: boolean;
   signal: AbortSignal | undefined;
   timeoutMs: number | undefined;
+  /** A copy of `holder`: what query() reports is what was true when the request was made. */
   holder: Record<string, unknown> | undefined;
+  /** `holder` as the JSON text it was checked as (for a backend that stores it as text). */
+  holderJson: string | undefined;
 }
 
 const DEFAULTS: ParsedRequestOptions = {
@@ -27,6 +30,7 @@ const DEFAULTS: ParsedRequestOptions = {
   signal: undefined,
   timeoutMs: undefined,
   holder: undefined,
+  holderJson: undefined,
 };
 
 export function checkName(name: unknown): asserts name is string {
@@ -53,12 +57,6 @@ function checkFlag(value: unknown, what: string): boolean {
   return value;
 }
 
-export function checkHolder(holder: unknown): Record<string, unknown> | undefined {
-  const json = holderJson(holder, [], MAX_HOLDER_JSON);
-  // A copy: what query() reports is what was true when the request was made.
-  return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
-}
-
 function parseOptions(options: unknown): ParsedRequestOptions {
   if (typeof options !== "object" || options === null) {
     throw new TypeError(
@@ -71,13 +69,15 @@ function parseOptions(options: unknown): ParsedRequestOptions {
   if (mode !== "exclusive" && mode !== "shared") {
     throw new TypeError(`Expected \`mode\` to be "exclusive" or "shared", got ${describe(mode)}`);
   }
+  const json = holderJson(o.holder, [], MAX_HOLDER_JSON);
   const parsed: ParsedRequestOptions = {
     mode,
     ifAvailable: checkFlag(o.ifAvailable, "ifAvailable"),
     steal: checkFlag(o.steal, "steal"),
     signal: o.signal,
     timeoutMs: o.timeoutMs,
-    holder: checkHolder(o.holder),
+    holder: json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>),
+    holderJson: json,
   };
   // The combinations the Web Locks API refuses, refused the same way.
   if (parsed.steal && parsed.ifAvailable) {

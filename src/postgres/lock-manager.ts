@@ -150,8 +150,15 @@ export class PostgresLockManager implements LockManagerLike {
       q = { name, key: advisoryKey("lock", client.ctx.namespace, name), requests: new Set() };
       client.queues.set(name, q);
     }
-    const holderJson = o.holder === undefined ? null : JSON.stringify(o.holder);
-    const req = new ManagedRequest(client, q, o.mode, o.signal, o.timeoutMs, o.holder, holderJson);
+    const req = new ManagedRequest(
+      client,
+      q,
+      o.mode,
+      o.signal,
+      o.timeoutMs,
+      o.holder,
+      o.holderJson ?? null,
+    );
     q.requests.add(req);
     const cb = callback as (lock: PostgresLock | null) => T | PromiseLike<T>;
     if (o.steal) return steal(req, cb);
